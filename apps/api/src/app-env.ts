@@ -1,0 +1,10 @@
+import type { KeyOwner } from '@assistant/db';
+
+/** Hono context variables set by the middleware. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    /** Set by the user auth middleware on /v1/*. */
+    user: KeyOwner;
+  };
+};

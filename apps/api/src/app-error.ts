@@ -1,0 +1,38 @@
+import type { ErrorCode } from '@assistant/contracts';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** Options of an {@link AppError}. */
+export type AppErrorOptions = {
+  status: ContentfulStatusCode;
+  /** Seconds, sent as `Retry-After`. */
+  retryAfter?: number;
+  details?: unknown;
+  headers?: Record<string, string>;
+  cause?: unknown;
+};
+
+/** An error a route throws on purpose; `app.onError` turns it into the JSON error body. */
+export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly retryAfter?: number;
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: AppErrorOptions,
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.status = options.status;
+    this.retryAfter = options.retryAfter;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+/** The 404 every route returns for unknown ids and for ids of other users alike. */
+export function notFound(what = 'resource'): AppError {
+  return new AppError('not_found', `${what} not found`, { status: 404 });
+}

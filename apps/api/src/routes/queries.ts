@@ -1,0 +1,199 @@
+import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
+import type { QueriesRepo } from '@assistant/db';
+import type { AnswerQueue, EventStream } from '@assistant/queue';
+import { STREAM_ID } from '@assistant/queue';
+import type { Logger, Metrics } from '@assistant/telemetry';
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { Redis } from 'ioredis';
+import type { AppEnv } from '../app-env.ts';
+import { AppError, notFound } from '../app-error.ts';
+import { readJson } from '../json-body.ts';
+import { isFinished, queryLinks, terminalEventFromRow, toQueryView } from '../query-view.ts';
+
+/** Deps of {@link createQueryRoutes}. */
+export type QueryRoutesDeps = {
+  queries: Pick<QueriesRepo, 'insertQueued' | 'findOwned' | 'remove'>;
+  queue: Pick<AnswerQueue, 'enqueue'>;
+  events: EventStream;
+  /** Opens a dedicated connection for one blocking reader; the caller disconnects it. */
+  openBlocking: () => Redis;
+  metrics: Metrics;
+  logger: Logger;
+  newId: () => string;
+  now: () => number;
+  options: { maxWaitSeconds: number; heartbeatMs: number };
+};
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const QUERY_ID = /^q_[0-9a-f]{32}$/;
+// Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
+const SSE_RETRY_MS = 2_000;
+// An enqueue that has not finished by then is answered 503: a request never hangs on Redis.
+const ENQUEUE_TIMEOUT_MS = 3_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
+export function createQueryRoutes(deps: QueryRoutesDeps) {
+  const app = new Hono<AppEnv>();
+
+  async function findOwnedOr404(id: string, userId: string) {
+    if (!QUERY_ID.test(id)) throw notFound('query');
+    const row = await deps.queries.findOwned(id, userId);
+    if (!row) throw notFound('query');
+    return row;
+  }
+
+  app.post('/', async function submitQuery(c) {
+    const user = c.get('user');
+    const body = await readJson(c, SubmitQuery);
+    const idempotencyKey = c.req.header('idempotency-key');
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new AppError('invalid_request', 'Idempotency-Key must be 1-255 visible ASCII characters', {
+        status: 400,
+      });
+    }
+    const id = `q_${deps.newId().replaceAll('-', '')}`;
+    const requestId = c.get('requestId');
+    const { row, created } = await deps.queries.insertQueued({
+      id,
+      userId: user.userId,
+      query: body.query,
+      requestId,
+      idempotencyKey,
+    });
+    if (!created) {
+      if (row.query !== body.query) {
+        throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different query', {
+          status: 409,
+        });
+      }
+      deps.metrics.queriesSubmitted.inc({ outcome: 'duplicate' });
+      c.header('Idempotent-Replayed', 'true');
+      return c.json({ id: row.id, status: row.status, links: queryLinks(row.id) }, 202);
+    }
+    try {
+      // `queued` goes first so it precedes anything the worker appends.
+      const traceparent = c.req.header('traceparent');
+      const enqueue = async () => {
+        await deps.events.append(id, { type: 'queued', query_id: id });
+        await deps.queue.enqueue({
+          query_id: id,
+          user_id: user.userId,
+          request_id: requestId,
+          trace: traceparent ? { traceparent } : {},
+          enqueued_at: deps.now(),
+        });
+      };
+      await withDeadline(enqueue(), ENQUEUE_TIMEOUT_MS, 'enqueue');
+    } catch (error) {
+      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
+      // same Idempotency-Key starts afresh.
+      await Promise.allSettled([deps.queries.remove(id), deps.events.remove(id)]);
+      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
+        status: 503,
+        retryAfter: 5,
+        cause: error,
+      });
+    }
+    deps.metrics.queriesSubmitted.inc({ outcome: 'enqueued' });
+    return c.json({ id, status: 'queued' as const, links: queryLinks(id) }, 202);
+  });
+
+  app.get('/:id', async function getQuery(c) {
+    const user = c.get('user');
+    const params = GetQueryParams.parse({ wait: c.req.query('wait') });
+    let row = await findOwnedOr404(c.req.param('id'), user.userId);
+    const waitSeconds = Math.min(params.wait ?? 0, deps.options.maxWaitSeconds);
+    if (waitSeconds > 0 && !isFinished(row)) {
+      await waitForTerminal(row.id, waitSeconds * 1000, c.req.raw.signal);
+      row = (await deps.queries.findOwned(row.id, user.userId)) ?? row;
+    }
+    return c.json(toQueryView(row));
+  });
+
+  /** Blocks until the query's terminal event is on its stream, the time is up, or the client left. */
+  async function waitForTerminal(queryId: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const deadline = deps.now() + timeoutMs;
+    const connection = deps.openBlocking();
+    const onAbort = () => connection.disconnect();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      let lastId = '0';
+      while (!signal.aborted) {
+        const remaining = deadline - deps.now();
+        if (remaining <= 0) return;
+        const batch = await deps.events.waitAfter(connection, queryId, lastId, remaining);
+        for (const stored of batch) {
+          if (isTerminalEvent(stored.event)) return;
+          lastId = stored.id;
+        }
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      connection.disconnect();
+    }
+  }
+
+  app.get('/:id/events', async function streamQueryEvents(c) {
+    const user = c.get('user');
+    const row = await findOwnedOr404(c.req.param('id'), user.userId);
+    const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
+    if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom)) {
+      throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', { status: 400 });
+    }
+    // An expired stream of a finished query: replay its ending from the row.
+    const expired = isFinished(row) && (await deps.events.readAfter(row.id, '0', 1)).length === 0;
+    c.header('X-Accel-Buffering', 'no');
+    c.header('Cache-Control', 'no-cache, no-transform');
+    return streamSSE(
+      c,
+      async function relayEvents(stream) {
+        await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
+        if (expired) {
+          const event = terminalEventFromRow(row);
+          await stream.writeSSE({ id: '0-1', event: event.type, data: JSON.stringify(event) });
+          return;
+        }
+        deps.metrics.sseConnections.inc();
+        const connection = deps.openBlocking();
+        stream.onAbort(() => connection.disconnect());
+        try {
+          let lastId = resumeFrom;
+          while (!stream.aborted) {
+            const batch = await deps.events.waitAfter(connection, row.id, lastId, deps.options.heartbeatMs);
+            if (batch.length === 0) {
+              await stream.write(': heartbeat\n\n');
+              continue;
+            }
+            for (const stored of batch) {
+              await stream.writeSSE({ id: stored.id, event: stored.event.type, data: JSON.stringify(stored.event) });
+              lastId = stored.id;
+              if (isTerminalEvent(stored.event)) return;
+            }
+          }
+        } finally {
+          connection.disconnect();
+          deps.metrics.sseConnections.dec();
+        }
+      },
+      async function onStreamError(error, stream) {
+        if (stream.aborted) return;
+        deps.logger.warn({ err: error, queryId: row.id }, 'event stream interrupted');
+        // The client reconnects with Last-Event-ID after `retry` ms and resumes without a gap.
+        await stream.write(': interrupted, reconnect with Last-Event-ID\n\n').catch(() => {});
+      },
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const base = {
+  REDIS_URL: 'redis://127.0.0.1:6379/2',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+  ADMIN_TOKEN: 'a'.repeat(32),
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and keeps the Redis database index in the URL', () => {
+    const config = loadConfig(base);
+    expect(config.api.port).toBe(3000);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379/2');
+    expect(config.llm.provider).toBe('extractive');
+    expect(config.llm.model).toBe('extractive');
+    expect(config.llm.pricing).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
+  });
+
+  it('names every missing variable', () => {
+    const problems = problemsOf({});
+    expect(problems.join('\n')).toMatch(/REDIS_URL/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL/);
+    expect(problems.join('\n')).toMatch(/ADMIN_TOKEN/);
+  });
+
+  it('rejects malformed values with the variable named', () => {
+    expect(problemsOf({ ...base, PORT: 'eighty' })[0]).toMatch(/^PORT:/);
+    expect(problemsOf({ ...base, REDIS_URL: 'http://x' })[0]).toMatch(/^REDIS_URL:/);
+    expect(problemsOf({ ...base, LLM_PROVIDER: 'openai' })[0]).toMatch(/^LLM_PROVIDER:/);
+    expect(problemsOf({ ...base, ADMIN_TOKEN: 'short' })[0]).toMatch(/^ADMIN_TOKEN:/);
+  });
+
+  it('picks endpoint when LLM_ENDPOINT_URL is set and hf when only HF_TOKEN is', () => {
+    expect(loadConfig({ ...base, LLM_ENDPOINT_URL: 'http://127.0.0.1:8089' }).llm.provider).toBe('endpoint');
+    const hf = loadConfig({ ...base, HF_TOKEN: 'hf_x' }).llm;
+    expect(hf.provider).toBe('hf');
+    expect(hf.model).toBe('meta-llama/Llama-3.1-8B-Instruct');
+  });
+
+  it('requires what a chosen provider needs', () => {
+    expect(problemsOf({ ...base, LLM_PROVIDER: 'hf' })).toEqual(['HF_TOKEN: is required when LLM_PROVIDER=hf']);
+    expect(problemsOf({ ...base, LLM_PROVIDER: 'endpoint' })).toEqual([
+      'LLM_ENDPOINT_URL: is required when LLM_PROVIDER=endpoint',
+    ]);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ ...base, HF_TOKEN: '', LLM_ENDPOINT_URL: '' }).llm.provider).toBe('extractive');
+  });
+});

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const usdPerToken = z.coerce.number().min(0).max(1);
+
+/**
+ * The environment the service reads, one variable per line. `.env.example` mirrors it.
+ * Only this module reads `process.env`; apps call {@link loadConfig} once in `main.ts`.
+ */
+export const EnvSchema = z
+  .object({
+    // Deployment flavour; `test` only lowers some defaults for speed.
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    // HTTP port of the API.
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    // HTTP port of a worker's /healthz, /readyz and /metrics (0 = pick a free port).
+    WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+    // Interface both HTTP servers bind to.
+    HOST: z.string().min(1).default('0.0.0.0'),
+    // Redis connection URL; a database index in the path (redis://host:6379/2) is honoured.
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+    // Prefix for every Redis key and BullMQ queue, so several deployments can share a Redis.
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]{1,32}$/)
+      .default('as'),
+    // Postgres connection URL (postgres://user:pass@host:5432/db).
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+    // Pool size per process.
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+    // Bearer token for /v1/admin/*; at least 16 characters.
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+    // How long an API key lookup is cached in the API process's memory.
+    API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+    // Which LLM provider answers: hf (Hugging Face), endpoint (OpenAI-compatible URL), extractive (offline).
+    LLM_PROVIDER: z.enum(['hf', 'endpoint', 'extractive']).optional(),
+    // Model id sent to the provider (hf: a hub model id; endpoint: whatever the server expects).
+    LLM_MODEL: z.string().min(1).optional(),
+    // Base URL of an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama) for LLM_PROVIDER=endpoint.
+    LLM_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
+    // Hugging Face access token for LLM_PROVIDER=hf (also sent to an endpoint if set).
+    HF_TOKEN: z.string().min(1).optional(),
+    // Per-call LLM timeout; the HTTP call is aborted when it passes.
+    LLM_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    // max_tokens asked of the LLM per answer.
+    LLM_MAX_TOKENS: z.coerce.number().int().min(1).max(8192).default(512),
+    // Price of one prompt token in USD.
+    LLM_PRICE_INPUT_USD: usdPerToken.default(0.0000002),
+    // Price of one completion token in USD.
+    LLM_PRICE_OUTPUT_USD: usdPerToken.default(0.0000006),
+    // Folder of an ONNX sentence-embedding model; default: the cache the setup script fills.
+    EMBEDDING_MODEL_DIR: z.string().min(1).optional(),
+    // Where the default model cache lives (the setup script's ${XDG_CACHE_HOME:-~/.cache}).
+    XDG_CACHE_HOME: z.string().min(1).optional(),
+    // Home folder, for the default model cache.
+    HOME: z.string().min(1).optional(),
+    // Note excerpts put in a prompt, at most this many tokens.
+    CONTEXT_MAX_TOKENS: z.coerce.number().int().min(64).default(2000),
+    // Note chunks retrieved per question.
+    RETRIEVAL_TOP_K: z.coerce.number().int().min(1).max(50).default(5),
+    // Jobs one worker process runs at once.
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    // Jobs running across all workers at once (BullMQ global concurrency).
+    QUEUE_GLOBAL_CONCURRENCY: z.coerce.number().int().min(1).default(100),
+    // Attempts per answer job before it fails for good.
+    JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+    // First retry delay; doubles each attempt (exponential backoff).
+    JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+    // How long finished jobs stay in BullMQ (seconds).
+    JOB_RETENTION_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    // How long a query's event stream is kept after its last event (seconds).
+    EVENTS_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+    // Interval of SSE heartbeat comments.
+    SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
+    // Longest ?wait= a client may ask of GET /v1/queries/:id (seconds).
+    MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(30).default(30),
+    // Grace period for in-flight work on SIGTERM.
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    // pino log level.
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Run the database migrations at start (the API does it by default; off for replicas if preferred).
+    MIGRATE_ON_START: bool.default(true),
+  })
+  .superRefine((env, ctx) => {
+    const provider = resolveProvider(env);
+    if (provider === 'hf' && !env.HF_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['HF_TOKEN'], message: 'is required when LLM_PROVIDER=hf' });
+    }
+    if (provider === 'endpoint' && !env.LLM_ENDPOINT_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LLM_ENDPOINT_URL'],
+        message: 'is required when LLM_PROVIDER=endpoint',
+      });
+    }
+  });
+
+type Env = z.infer<typeof EnvSchema>;
+
+function resolveProvider(env: Pick<Env, 'LLM_PROVIDER' | 'LLM_ENDPOINT_URL' | 'HF_TOKEN'>) {
+  if (env.LLM_PROVIDER) return env.LLM_PROVIDER;
+  if (env.LLM_ENDPOINT_URL) return 'endpoint';
+  if (env.HF_TOKEN) return 'hf';
+  return 'extractive';
+}
+
+const defaultModels = { hf: 'meta-llama/Llama-3.1-8B-Instruct', endpoint: 'default', extractive: 'extractive' };
+
+/** Converts a USD-per-token price to integer nano-dollars, so cost sums stay exact. */
+function toNanos(usd: number): number {
+  return Math.round(usd * 1e9);
+}
+
+function shape(env: Env) {
+  const provider = resolveProvider(env);
+  return {
+    env: env.NODE_ENV,
+    api: { port: env.PORT, host: env.HOST, maxWaitSeconds: env.MAX_WAIT_SECONDS },
+    worker: {
+      port: env.WORKER_PORT,
+      host: env.HOST,
+      concurrency: env.WORKER_CONCURRENCY,
+      globalConcurrency: env.QUEUE_GLOBAL_CONCURRENCY,
+    },
+    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    db: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, migrateOnStart: env.MIGRATE_ON_START },
+    auth: { adminToken: env.ADMIN_TOKEN, keyCacheTtlMs: env.API_KEY_CACHE_TTL_MS },
+    llm: {
+      provider,
+      model: provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]),
+      endpointUrl: env.LLM_ENDPOINT_URL,
+      hfToken: env.HF_TOKEN,
+      timeoutMs: env.LLM_TIMEOUT_MS,
+      maxTokens: env.LLM_MAX_TOKENS,
+      pricing: {
+        inputNanosPerToken: toNanos(env.LLM_PRICE_INPUT_USD),
+        outputNanosPerToken: toNanos(env.LLM_PRICE_OUTPUT_USD),
+      },
+    },
+    embeddings: { EMBEDDING_MODEL_DIR: env.EMBEDDING_MODEL_DIR, XDG_CACHE_HOME: env.XDG_CACHE_HOME, HOME: env.HOME },
+    retrieval: { topK: env.RETRIEVAL_TOP_K, maxContextTokens: env.CONTEXT_MAX_TOKENS },
+    jobs: {
+      attempts: env.JOB_ATTEMPTS,
+      backoffMs: env.JOB_BACKOFF_MS,
+      retentionSeconds: env.JOB_RETENTION_SECONDS,
+    },
+    events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
+    shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },
+    log: { level: env.LOG_LEVEL },
+  } as const;
+}
+
+/** The validated configuration every app is built from. */
+export type Config = ReturnType<typeof shape>;
+
+/** Thrown by {@link loadConfig}; `problems` names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates an environment and shapes it into per-concern slices. Pure: tests pass a literal.
+ * Empty strings count as unset, as in most `.env` files.
+ *
+ * @example
+ * const config = loadConfig(process.env); // throws ConfigError naming each bad variable
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
+    );
+  }
+  return shape(parsed.data);
+}

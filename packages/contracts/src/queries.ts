@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { ErrorCode } from './errors.ts';
+
+/** Longest question accepted, in characters after trimming. */
+export const MAX_QUERY_CHARS = 4000;
+
+/** Body of `POST /v1/queries`. Unknown fields are rejected. */
+export const SubmitQuery = z.strictObject({
+  query: z
+    .string({ error: 'query must be a string' })
+    .trim()
+    .min(1, 'query must not be empty')
+    .max(MAX_QUERY_CHARS, `query must be at most ${MAX_QUERY_CHARS} characters`),
+});
+export type SubmitQuery = z.infer<typeof SubmitQuery>;
+
+/** Lifecycle of a query. */
+export const QueryStatus = z.enum(['queued', 'running', 'succeeded', 'failed']);
+export type QueryStatus = z.infer<typeof QueryStatus>;
+
+/** A note chunk an answer was built from. */
+export const Source = z.object({
+  note_id: z.string(),
+  title: z.string(),
+  text: z.string(),
+  score: z.number(),
+});
+export type Source = z.infer<typeof Source>;
+
+/** Token counts of one answer. */
+export const Usage = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  total_tokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** A terminal failure as clients see it. */
+export const QueryError = z.object({ code: ErrorCode, message: z.string() });
+export type QueryError = z.infer<typeof QueryError>;
+
+/** The finished answer: carried by the `done` event and stored on the query. */
+export const Answer = z.object({
+  answer: z.string(),
+  sources: z.array(Source),
+  model: z.string(),
+  provider: z.string(),
+  usage: Usage,
+  cost_usd: z.number().nonnegative(),
+  truncated: z.boolean(),
+});
+export type Answer = z.infer<typeof Answer>;
+
+/** Body of `GET /v1/queries/:id`. */
+export const QueryView = z.object({
+  id: z.string(),
+  status: QueryStatus,
+  query: z.string(),
+  answer: z.string().nullable(),
+  sources: z.array(Source),
+  model: z.string().nullable(),
+  usage: Usage.nullable(),
+  cost_usd: z.number().nullable(),
+  cached: z.boolean(),
+  error: QueryError.nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  links: z.object({ self: z.string(), events: z.string() }),
+});
+export type QueryView = z.infer<typeof QueryView>;
+
+/** Body of the 202 reply to `POST /v1/queries`. */
+export const SubmitAccepted = z.object({
+  id: z.string(),
+  status: QueryStatus,
+  links: z.object({ self: z.string(), events: z.string() }),
+});
+export type SubmitAccepted = z.infer<typeof SubmitAccepted>;
+
+/** Query string of `GET /v1/queries/:id`. */
+export const GetQueryParams = z.strictObject({
+  wait: z.coerce
+    .number({ error: 'wait must be a number of seconds' })
+    .min(0, 'wait must be >= 0')
+    .max(30, 'wait must be at most 30 seconds')
+    .optional(),
+});

@@ -1,0 +1,105 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Database } from './client.ts';
+import { type QueryRow, queries } from './schema.ts';
+
+/** Fields stored when a query finishes with an answer. */
+export type QuerySuccess = {
+  answer: string;
+  sources: unknown[];
+  model: string;
+  provider: string;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+  truncated: boolean;
+};
+
+/** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */
+export function createQueriesRepo(db: Database) {
+  return {
+    /**
+     * Inserts a queued query. With an idempotency key already used by this user, inserts nothing
+     * and returns the existing row with `created: false`.
+     */
+    async insertQueued(input: {
+      id: string;
+      userId: string;
+      query: string;
+      requestId: string;
+      idempotencyKey?: string;
+    }): Promise<{ row: QueryRow; created: boolean }> {
+      const inserted = await db
+        .insert(queries)
+        .values({
+          id: input.id,
+          userId: input.userId,
+          status: 'queued',
+          query: input.query,
+          requestId: input.requestId,
+          idempotencyKey: input.idempotencyKey ?? null,
+        })
+        .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
+        .returning();
+      if (inserted[0]) return { row: inserted[0], created: true };
+      const existing = await db
+        .select()
+        .from(queries)
+        .where(and(eq(queries.userId, input.userId), eq(queries.idempotencyKey, input.idempotencyKey ?? '')))
+        .limit(1);
+      if (!existing[0]) throw new Error('idempotent insert found neither a new nor an existing row');
+      return { row: existing[0], created: false };
+    },
+
+    /** A query of this user, or `undefined` (unknown and foreign ids look the same). */
+    async findOwned(id: string, userId: string): Promise<QueryRow | undefined> {
+      const rows = await db
+        .select()
+        .from(queries)
+        .where(and(eq(queries.id, id), eq(queries.userId, userId)))
+        .limit(1);
+      return rows[0];
+    },
+
+    /** Any query by id (the worker's view). */
+    async find(id: string): Promise<QueryRow | undefined> {
+      const rows = await db.select().from(queries).where(eq(queries.id, id)).limit(1);
+      return rows[0];
+    },
+
+    /** Removes a query that could not be enqueued, so a retry with the same idempotency key starts clean. */
+    async remove(id: string): Promise<void> {
+      await db.delete(queries).where(eq(queries.id, id));
+    },
+
+    /** Marks an attempt started; a finished query stays finished. */
+    async markRunning(id: string, attempt: number): Promise<void> {
+      await db
+        .update(queries)
+        .set({ status: 'running', attempts: attempt, startedAt: sql`coalesce(${queries.startedAt}, now())` })
+        .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`));
+    },
+
+    /** Stores the answer; returns false if the query had already finished (a replayed job). */
+    async markSucceeded(id: string, result: QuerySuccess): Promise<boolean> {
+      const rows = await db
+        .update(queries)
+        .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
+        .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
+        .returning({ id: queries.id });
+      return rows.length > 0;
+    },
+
+    /** Stores a terminal error; returns false if the query had already finished. */
+    async markFailed(id: string, error: { code: string; message: string }): Promise<boolean> {
+      const rows = await db
+        .update(queries)
+        .set({ status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: sql`now()` })
+        .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
+        .returning({ id: queries.id });
+      return rows.length > 0;
+    },
+  };
+}
+
+/** The queries repository's interface. */
+export type QueriesRepo = ReturnType<typeof createQueriesRepo>;

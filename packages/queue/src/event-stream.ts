@@ -1,0 +1,86 @@
+import { QueryEvent } from '@assistant/contracts';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.ts';
+
+/** An event with the Redis Stream id it was stored under (used as the SSE event id). */
+export type StoredEvent = { id: string; event: QueryEvent };
+
+/** Options of {@link createEventStream}. */
+export type EventStreamOptions = {
+  /** Seconds a stream lives after its last event. @defaultValue 86400 */
+  ttlSeconds: number;
+  /** Upper bound of entries per stream (approximate trim), against runaway producers. @defaultValue 20000 */
+  maxLength?: number;
+};
+
+/** A Redis Stream id (`<ms>-<seq>`), as accepted in `Last-Event-ID`. */
+export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+function parseEntries(entries: [string, string[]][]): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (const [id, fields] of entries) {
+    const raw = fields[fields.indexOf('data') + 1];
+    if (raw === undefined) continue;
+    const parsed = QueryEvent.safeParse(JSON.parse(raw));
+    // An entry we cannot read is skipped rather than breaking every reader of the stream.
+    if (parsed.success) out.push({ id, event: parsed.data });
+  }
+  return out;
+}
+
+/**
+ * The per-query event log on Redis Streams: the worker appends, the API replays and tails.
+ * Replay from an id is exclusive, so resuming with `Last-Event-ID` has no gap and no duplicate.
+ */
+export function createEventStream(redis: Redis, keys: Keys, options: EventStreamOptions) {
+  const maxLength = options.maxLength ?? 20_000;
+  return {
+    /** Appends one event and refreshes the stream's TTL; returns its id. */
+    async append(queryId: string, event: QueryEvent): Promise<string> {
+      const key = keys.events(queryId);
+      const result = await redis
+        .multi()
+        .xadd(key, 'MAXLEN', '~', maxLength, '*', 'type', event.type, 'data', JSON.stringify(event))
+        .expire(key, options.ttlSeconds)
+        .exec();
+      const [error, id] = result?.[0] ?? [new Error('XADD returned nothing'), null];
+      if (error) throw error;
+      return id as string;
+    },
+
+    /** Events after `afterId` (exclusive; `'0'` for all), oldest first. */
+    async readAfter(queryId: string, afterId: string, count = 1000): Promise<StoredEvent[]> {
+      const start = afterId === '0' ? '-' : `(${afterId}`;
+      const entries = (await redis.xrange(keys.events(queryId), start, '+', 'COUNT', count)) as [
+        string,
+        string[],
+      ][];
+      return parseEntries(entries);
+    },
+
+    /**
+     * Waits up to `blockMs` for events after `afterId` on a connection of the caller's (XREAD
+     * BLOCK holds the connection, so never pass a shared one). Empty array on timeout.
+     */
+    async waitAfter(blocking: Redis, queryId: string, afterId: string, blockMs: number): Promise<StoredEvent[]> {
+      const reply = (await blocking.xread(
+        'COUNT',
+        1000,
+        'BLOCK',
+        Math.max(1, Math.round(blockMs)),
+        'STREAMS',
+        keys.events(queryId),
+        afterId,
+      )) as [string, [string, string[]][]][] | null;
+      return reply?.[0] ? parseEntries(reply[0][1]) : [];
+    },
+
+    /** Deletes a query's stream (used when an enqueue is rolled back). */
+    async remove(queryId: string): Promise<void> {
+      await redis.del(keys.events(queryId));
+    },
+  };
+}
+
+/** The event stream's interface. */
+export type EventStream = ReturnType<typeof createEventStream>;

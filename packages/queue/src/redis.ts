@@ -1,0 +1,49 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * What a connection is for:
+ * - `command`: request paths (API). Fails fast when Redis is down (no offline queue), so a
+ *   request gets a 503 instead of hanging.
+ * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`.
+ * - `blocking`: one short-lived connection per tailing reader (XREAD BLOCK). No command timeout
+ *   (a block outlasts it), but a command still fails after one failed reconnect.
+ */
+export type RedisRole = 'command' | 'worker' | 'blocking';
+
+const roleOptions: Record<RedisRole, RedisOptions> = {
+  command: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 5_000 },
+  worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
+  blocking: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
+};
+
+/**
+ * Opens a Redis connection for a role. The URL's database index (`redis://host:6379/3`) is
+ * honoured by ioredis. Reconnects forever with a capped backoff.
+ */
+export function createRedis(url: string, role: RedisRole, name?: string): Redis {
+  return new Redis(url, {
+    ...roleOptions[role],
+    connectionName: name,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+}
+
+/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
+export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,32 @@
+import { Redis } from 'ioredis';
+import { testServers, uniqueName } from './env.ts';
+
+/** A Redis connection and a key prefix of one test file's own. */
+export type TestRedis = { redis: Redis; prefix: string; url: string; cleanup(): Promise<void> };
+
+/** Opens a connection and picks a unique prefix; `cleanup()` deletes every key under it and closes. */
+export async function createTestRedis(label: string): Promise<TestRedis> {
+  const redis = new Redis(testServers.redisUrl, { maxRetriesPerRequest: 3 });
+  const prefix = uniqueName(label);
+  return {
+    redis,
+    prefix,
+    url: testServers.redisUrl,
+    async cleanup() {
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Deletes keys matching a pattern with SCAN (never KEYS). For tests only. */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}

@@ -1,0 +1,74 @@
+import net from 'node:net';
+
+/**
+ * How the proxy treats traffic:
+ * - `pass`: forwards both ways;
+ * - `blackhole`: accepts and holds connections but forwards nothing (a hung dependency);
+ * - `reset`: destroys every connection at once and refuses new ones (a dependency that died).
+ */
+export type ProxyMode = 'pass' | 'blackhole' | 'reset';
+
+/** A fault-injecting TCP proxy in front of a real server. */
+export type TcpProxy = {
+  port: number;
+  url(scheme: string, path?: string): string;
+  setMode(mode: ProxyMode): void;
+  /** Extra delay added to every chunk forwarded, in ms. */
+  setLatency(ms: number): void;
+  close(): Promise<void>;
+};
+
+/**
+ * Starts a proxy on 127.0.0.1 (free port) to `target`. No such tool is installable here, so this
+ * small one stands between services and Redis, Postgres or the fake LLM in fault tests.
+ */
+export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+  let mode: ProxyMode = 'pass';
+  let latencyMs = 0;
+  const sockets = new Set<net.Socket>();
+
+  function track(socket: net.Socket) {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  }
+
+  function forward(from: net.Socket, to: net.Socket) {
+    from.on('data', (chunk) => {
+      if (mode === 'blackhole') return;
+      if (latencyMs > 0) setTimeout(() => to.write(chunk), latencyMs);
+      else to.write(chunk);
+    });
+    from.on('close', () => to.destroy());
+  }
+
+  const server = net.createServer((client) => {
+    track(client);
+    if (mode === 'reset') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
+    track(upstream);
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+
+  return {
+    port,
+    url: (scheme, path = '') => `${scheme}://127.0.0.1:${port}${path}`,
+    setMode(next) {
+      mode = next;
+      if (next === 'reset') for (const socket of sockets) socket.resetAndDestroy();
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
