@@ -30,7 +30,14 @@ function submit(body: unknown, init: { key?: string; headers?: Record<string, st
 }
 
 async function jobCount(): Promise<number> {
-  const counts = await t.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+  const counts = await t.queue.queue.getJobCounts(
+    'waiting',
+    'active',
+    'delayed',
+    'completed',
+    'failed',
+    'prioritized',
+  );
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
@@ -81,7 +88,11 @@ describe('POST /v1/queries', () => {
   it('accepts a question: 202, a queued row, a queued event and one job', async () => {
     const res = await submit({ query: '  What did I note about the garden?  ' });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { id: string; status: string; links: { self: string; events: string } };
+    const body = (await res.json()) as {
+      id: string;
+      status: string;
+      links: { self: string; events: string };
+    };
     expect(body.status).toBe('queued');
     expect(body.links).toEqual({ self: `/v1/queries/${body.id}`, events: `/v1/queries/${body.id}/events` });
     const job = await t.queue.queue.getJob(body.id);
@@ -112,11 +123,22 @@ describe('POST /v1/queries', () => {
     ['a body that is not an object', () => submit(['query']), 400, 'invalid_request'],
     ['unknown fields', () => submit({ query: 'hi', temperature: 2 }), 400, 'invalid_request'],
     ['malformed JSON', () => submit(null, { raw: '{"query": "hi"' }), 400, 'invalid_json'],
-    ['a wrong content type', () => submit(null, { raw: 'query=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type'],
+    [
+      'a wrong content type',
+      () =>
+        submit(null, { raw: 'query=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'unsupported_media_type',
+    ],
     ['a body over 64 KB', () => submit({ query: 'y'.repeat(70_000) }), 413, 'payload_too_large'],
     ['no API key', () => submit({ query: 'hi' }, { key: '' }), 401, 'unauthorized'],
     ['an invalid API key', () => submit({ query: 'hi' }, { key: 'ask_invalid' }), 401, 'unauthorized'],
-    ['a malformed Idempotency-Key', () => submit({ query: 'hi' }, { headers: { 'idempotency-key': 'a b' } }), 400, 'invalid_request'],
+    [
+      'a malformed Idempotency-Key',
+      () => submit({ query: 'hi' }, { headers: { 'idempotency-key': 'a b' } }),
+      400,
+      'invalid_request',
+    ],
   ];
 
   for (const [what, send, status, code] of badInputs) {
@@ -149,13 +171,19 @@ describe('POST /v1/queries', () => {
 
   it('refuses an Idempotency-Key reused with another question', async () => {
     await submit({ query: 'first' }, { headers: { 'idempotency-key': 'k-2' } });
-    await expectError(await submit({ query: 'second' }, { headers: { 'idempotency-key': 'k-2' } }), 409, 'idempotency_key_reused');
+    await expectError(
+      await submit({ query: 'second' }, { headers: { 'idempotency-key': 'k-2' } }),
+      409,
+      'idempotency_key_reused',
+    );
   });
 
   it('keeps idempotency keys per user', async () => {
     const headers = { 'idempotency-key': 'shared-key' };
     const mine = (await (await submit({ query: 'q' }, { headers })).json()) as { id: string };
-    const theirs = (await (await submit({ query: 'q' }, { headers, key: otherKey })).json()) as { id: string };
+    const theirs = (await (await submit({ query: 'q' }, { headers, key: otherKey })).json()) as {
+      id: string;
+    };
     expect(mine.id).not.toBe(theirs.id);
   });
 });
@@ -164,10 +192,22 @@ describe('GET /v1/queries/:id', () => {
   it("is 404 for another user's query on every route, and for unknown ids", async () => {
     const { id } = (await (await submit({ query: 'private question' })).json()) as { id: string };
     for (const path of [`/v1/queries/${id}`, `/v1/queries/${id}/events`, `/v1/queries/${id}?wait=1`]) {
-      await expectError(await t.app.request(path, { headers: { authorization: `Bearer ${otherKey}` } }), 404, 'not_found');
+      await expectError(
+        await t.app.request(path, { headers: { authorization: `Bearer ${otherKey}` } }),
+        404,
+        'not_found',
+      );
     }
-    for (const path of ['/v1/queries/q_00000000000000000000000000000000', '/v1/queries/nope', '/v1/queries/nope/events']) {
-      await expectError(await t.app.request(path, { headers: { authorization: `Bearer ${key}` } }), 404, 'not_found');
+    for (const path of [
+      '/v1/queries/q_00000000000000000000000000000000',
+      '/v1/queries/nope',
+      '/v1/queries/nope/events',
+    ]) {
+      await expectError(
+        await t.app.request(path, { headers: { authorization: `Bearer ${key}` } }),
+        404,
+        'not_found',
+      );
     }
   });
 
@@ -175,7 +215,9 @@ describe('GET /v1/queries/:id', () => {
     const { id } = (await (await submit({ query: 'wait for me' })).json()) as { id: string };
     for (const wait of ['abc', '31', '-1']) {
       await expectError(
-        await t.app.request(`/v1/queries/${id}?wait=${wait}`, { headers: { authorization: `Bearer ${key}` } }),
+        await t.app.request(`/v1/queries/${id}?wait=${wait}`, {
+          headers: { authorization: `Bearer ${key}` },
+        }),
         400,
         'invalid_request',
       );
@@ -185,7 +227,9 @@ describe('GET /v1/queries/:id', () => {
   it('long-polls until the wait runs out when nothing finishes', async () => {
     const { id } = (await (await submit({ query: 'nobody answers' })).json()) as { id: string };
     const started = Date.now();
-    const res = await t.app.request(`/v1/queries/${id}?wait=1`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await t.app.request(`/v1/queries/${id}?wait=1`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe('queued');
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -235,7 +279,11 @@ describe('when Redis is unreachable', () => {
       const send = () =>
         flaky.app.request('/v1/queries', {
           method: 'POST',
-          headers: { authorization: `Bearer ${user.api_key}`, 'content-type': 'application/json', 'idempotency-key': 'k' },
+          headers: {
+            authorization: `Bearer ${user.api_key}`,
+            'content-type': 'application/json',
+            'idempotency-key': 'k',
+          },
           body: JSON.stringify({ query: 'will this be lost?' }),
         });
       proxy.setMode('reset');
@@ -248,7 +296,9 @@ describe('when Redis is unreachable', () => {
       expect((await flaky.app.request('/readyz')).status).toBe(503);
 
       proxy.setMode('pass');
-      await expect.poll(async () => (await flaky.app.request('/readyz')).status, { timeout: 10_000 }).toBe(200);
+      await expect
+        .poll(async () => (await flaky.app.request('/readyz')).status, { timeout: 10_000 })
+        .toBe(200);
       const retried = await send();
       expect(retried.status).toBe(202);
       expect(retried.headers.get('idempotent-replayed')).toBeNull(); // the failed attempt left nothing

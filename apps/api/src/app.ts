@@ -39,7 +39,9 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new AppError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 });
+        throw new AppError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`, {
+          status: 413,
+        });
       },
     }),
   );

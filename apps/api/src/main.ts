@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadConfig } from '@assistant/config';
 import { createDb, createQueriesRepo, createUsersRepo, runMigrations } from '@assistant/db';
-import { createAnswerQueue, createEventStream, createKeys, createRedis, waitForRedis } from '@assistant/queue';
+import {
+  createAnswerQueue,
+  createEventStream,
+  createKeys,
+  createRedis,
+  waitForRedis,
+} from '@assistant/queue';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createDb, createQueriesRepo, createUsersRepo } from '@assistant/db';
-import { createAnswerQueue, createEventStream, createKeys, createRedis, waitForRedis } from '@assistant/queue';
+import {
+  createAnswerQueue,
+  createEventStream,
+  createKeys,
+  createRedis,
+  waitForRedis,
+} from '@assistant/queue';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { createTestDatabase, createTestRedis } from '@assistant/testing';
 import { type AppDeps, createApp } from './app.ts';

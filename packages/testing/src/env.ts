@@ -9,6 +9,9 @@ export const testServers = {
 
 /** A short unique name for isolating one test file's keys, queues and database. */
 export function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 20);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 20);
   return `t_${clean}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -1,9 +1,11 @@
-export { createTestDatabase } from './database.ts';
 export type { TestDatabase } from './database.ts';
+export { createTestDatabase } from './database.ts';
 export { testServers, uniqueName } from './env.ts';
-export { startService } from './processes.ts';
 export type { ServiceProcess } from './processes.ts';
-export { createTestRedis, deleteKeys } from './redis.ts';
+export { startService } from './processes.ts';
 export type { TestRedis } from './redis.ts';
-export { startTcpProxy } from './tcp-proxy.ts';
+export { createTestRedis, deleteKeys } from './redis.ts';
+export type { SseEvent } from './sse-client.ts';
+export { readSse } from './sse-client.ts';
 export type { ProxyMode, TcpProxy } from './tcp-proxy.ts';
+export { startTcpProxy } from './tcp-proxy.ts';

@@ -34,7 +34,10 @@ function unauthorized(message: string): AppError {
  * fill the cache), so revocation takes effect within the TTL.
  */
 export function createUserAuth(lookup: KeyLookup, options: UserAuthOptions): MiddlewareHandler<AppEnv> {
-  const cache = new LRUCache<string, KeyOwner>({ max: options.cacheSize ?? 10_000, ttl: Math.max(1, options.cacheTtlMs) });
+  const cache = new LRUCache<string, KeyOwner>({
+    max: options.cacheSize ?? 10_000,
+    ttl: Math.max(1, options.cacheTtlMs),
+  });
   return async function userAuth(c, next) {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) throw unauthorized('missing bearer API key');

@@ -149,7 +149,9 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     const row = await findOwnedOr404(c.req.param('id'), user.userId);
     const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
     if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom)) {
-      throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', { status: 400 });
+      throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', {
+        status: 400,
+      });
     }
     // An expired stream of a finished query: replay its ending from the row.
     const expired = isFinished(row) && (await deps.events.readAfter(row.id, '0', 1)).length === 0;
@@ -176,7 +178,11 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
               continue;
             }
             for (const stored of batch) {
-              await stream.writeSSE({ id: stored.id, event: stored.event.type, data: JSON.stringify(stored.event) });
+              await stream.writeSSE({
+                id: stored.id,
+                event: stored.event.type,
+                data: JSON.stringify(stored.event),
+              });
               lastId = stored.id;
               if (isTerminalEvent(stored.event)) return;
             }

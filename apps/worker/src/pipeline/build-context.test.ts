@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { buildContext, estimateTokens } from './build-context.ts';
+import { classifyQuery } from './classify.ts';
+
+const source = (n: number, words: number) => ({
+  noteId: `n${n}`,
+  title: `Note ${n}`,
+  text: Array.from({ length: words }, (_, i) => `w${i}`).join(' '),
+  score: 1 - n / 10,
+});
+
+describe('buildContext', () => {
+  const query = 'What is in my notes?';
+  const classification = classifyQuery(query);
+
+  it('numbers sources as cited and puts the question last', () => {
+    const ctx = buildContext(
+      { query, sources: [source(1, 5), source(2, 5)], classification },
+      { maxContextTokens: 1000, countTokens: estimateTokens },
+    );
+    expect(ctx.sources.map((s) => s.noteId)).toEqual(['n1', 'n2']);
+    const user = ctx.messages[1]!.content;
+    expect(user).toContain('[1] Note 1');
+    expect(user).toContain('[2] Note 2');
+    expect(user.endsWith(`Question: ${query}`)).toBe(true);
+  });
+
+  it('stops at the token budget, keeping the best sources', () => {
+    const ctx = buildContext(
+      { query, sources: [source(1, 50), source(2, 50), source(3, 50)], classification },
+      { maxContextTokens: 120, countTokens: estimateTokens },
+    );
+    expect(ctx.sources.map((s) => s.noteId)).toEqual(['n1', 'n2']);
+    expect(ctx.contextTokens).toBeLessThanOrEqual(120);
+  });
+
+  it('says so when no note is relevant', () => {
+    const ctx = buildContext(
+      { query, sources: [], classification },
+      { maxContextTokens: 100, countTokens: estimateTokens },
+    );
+    expect(ctx.messages[1]!.content).toContain('(no relevant notes found)');
+    expect(ctx.sources).toEqual([]);
+  });
+});
