@@ -62,7 +62,12 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
      * Waits up to `blockMs` for events after `afterId` on a connection of the caller's (XREAD
      * BLOCK holds the connection, so never pass a shared one). Empty array on timeout.
      */
-    async waitAfter(blocking: Redis, queryId: string, afterId: string, blockMs: number): Promise<StoredEvent[]> {
+    async waitAfter(
+      blocking: Redis,
+      queryId: string,
+      afterId: string,
+      blockMs: number,
+    ): Promise<StoredEvent[]> {
       const reply = (await blocking.xread(
         'COUNT',
         1000,

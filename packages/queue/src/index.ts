@@ -1,8 +1,8 @@
-export { createAnswerQueue } from './answer-queue.ts';
 export type { AnswerQueue, AnswerQueueOptions } from './answer-queue.ts';
-export { createEventStream, STREAM_ID } from './event-stream.ts';
+export { createAnswerQueue } from './answer-queue.ts';
 export type { EventStream, EventStreamOptions, StoredEvent } from './event-stream.ts';
-export { createKeys, QUEUE_NAMES } from './keys.ts';
+export { createEventStream, STREAM_ID } from './event-stream.ts';
 export type { Keys } from './keys.ts';
-export { createRedis, waitForRedis } from './redis.ts';
+export { createKeys, QUEUE_NAMES } from './keys.ts';
 export type { RedisRole } from './redis.ts';
+export { createRedis, waitForRedis } from './redis.ts';

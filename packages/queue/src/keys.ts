@@ -22,6 +22,11 @@ export function createKeys(prefix: string) {
     events: (queryId: string) => `${prefix}:events:{${queryId}}`,
     /** Pattern that matches every key of this prefix (for tests and purges, never on a hot path). */
     all: () => `${prefix}:*`,
+    /** Counter bumped on every note change of a user; part of every answer-cache key. */
+    notesGeneration: (userId: string) => `${prefix}:notes-gen:{${userId}}`,
+    // --- limits (packages/limits) ---
+    // --- caches (packages/cache) ---
+    // --- llm resilience (packages/llm) ---
   };
 }
 

@@ -11,7 +11,12 @@ import { Redis, type RedisOptions } from 'ioredis';
 export type RedisRole = 'command' | 'worker' | 'blocking';
 
 const roleOptions: Record<RedisRole, RedisOptions> = {
-  command: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 5_000 },
+  command: {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 5_000,
+  },
   worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
   blocking: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
 };
