@@ -49,7 +49,9 @@ describe('loadConfig', () => {
   });
 
   it('requires what a chosen provider needs', () => {
-    expect(problemsOf({ ...base, LLM_PROVIDER: 'hf' })).toEqual(['HF_TOKEN: is required when LLM_PROVIDER=hf']);
+    expect(problemsOf({ ...base, LLM_PROVIDER: 'hf' })).toEqual([
+      'HF_TOKEN: is required when LLM_PROVIDER=hf',
+    ]);
     expect(problemsOf({ ...base, LLM_PROVIDER: 'endpoint' })).toEqual([
       'LLM_ENDPOINT_URL: is required when LLM_PROVIDER=endpoint',
     ]);
@@ -57,5 +59,14 @@ describe('loadConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...base, HF_TOKEN: '', LLM_ENDPOINT_URL: '' }).llm.provider).toBe('extractive');
+  });
+
+  it('merges tier overrides from TIERS_JSON and rejects bad ones', () => {
+    const config = loadConfig({ ...base, TIERS_JSON: '{"free": {"perMinute": 20}}' });
+    expect(config.limits.tiers.free.perMinute).toBe(20);
+    expect(config.limits.tiers.free.perHour).toBe(100);
+    expect(config.limits.global).toEqual({ perHour: 1000, dailyBudgetMicros: 100_000_000, maxRunning: 100 });
+    expect(problemsOf({ ...base, TIERS_JSON: '{"gold": {}}' })[0]).toMatch(/^TIERS_JSON/);
+    expect(problemsOf({ ...base, TIERS_JSON: '{oops' })[0]).toMatch(/^TIERS_JSON: must be valid JSON/);
   });
 });

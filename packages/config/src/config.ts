@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mergeTiers, TiersOverride } from './tiers.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -79,6 +80,23 @@ export const EnvSchema = z
     MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(30).default(30),
     // Grace period for in-flight work on SIGTERM.
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    // Per-tier limit overrides as JSON, merged over the defaults: {"free": {"perMinute": 20}}.
+    TIERS_JSON: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(TiersOverride)
+      .optional(),
+    // Queries admitted per rolling hour across all users.
+    GLOBAL_QUERIES_PER_HOUR: z.coerce.number().int().nonnegative().default(1000),
+    // LLM spend allowed per UTC day across all users, in USD.
+    GLOBAL_DAILY_BUDGET_USD: z.coerce.number().nonnegative().default(100),
     // pino log level.
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Run the database migrations at start (the API does it by default; off for replicas if preferred).
@@ -107,7 +125,11 @@ function resolveProvider(env: Pick<Env, 'LLM_PROVIDER' | 'LLM_ENDPOINT_URL' | 'H
   return 'extractive';
 }
 
-const defaultModels = { hf: 'meta-llama/Llama-3.1-8B-Instruct', endpoint: 'default', extractive: 'extractive' };
+const defaultModels = {
+  hf: 'meta-llama/Llama-3.1-8B-Instruct',
+  endpoint: 'default',
+  extractive: 'extractive',
+};
 
 /** Converts a USD-per-token price to integer nano-dollars, so cost sums stay exact. */
 function toNanos(usd: number): number {
@@ -140,7 +162,11 @@ function shape(env: Env) {
         outputNanosPerToken: toNanos(env.LLM_PRICE_OUTPUT_USD),
       },
     },
-    embeddings: { EMBEDDING_MODEL_DIR: env.EMBEDDING_MODEL_DIR, XDG_CACHE_HOME: env.XDG_CACHE_HOME, HOME: env.HOME },
+    embeddings: {
+      EMBEDDING_MODEL_DIR: env.EMBEDDING_MODEL_DIR,
+      XDG_CACHE_HOME: env.XDG_CACHE_HOME,
+      HOME: env.HOME,
+    },
     retrieval: { topK: env.RETRIEVAL_TOP_K, maxContextTokens: env.CONTEXT_MAX_TOKENS },
     jobs: {
       attempts: env.JOB_ATTEMPTS,
@@ -150,6 +176,14 @@ function shape(env: Env) {
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },
     log: { level: env.LOG_LEVEL },
+    limits: {
+      tiers: mergeTiers(env.TIERS_JSON),
+      global: {
+        perHour: env.GLOBAL_QUERIES_PER_HOUR,
+        dailyBudgetMicros: Math.round(env.GLOBAL_DAILY_BUDGET_USD * 1e6),
+        maxRunning: env.QUEUE_GLOBAL_CONCURRENCY,
+      },
+    },
   } as const;
 }
 
