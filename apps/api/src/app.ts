@@ -8,14 +8,29 @@ import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/au
 import { createRequestContext } from './middleware/request-context.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
 
+import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
 
-/** Largest request body accepted anywhere. */
-export const MAX_BODY_BYTES = 64 * 1024;
+/** Largest request body, by route: questions are small; a note may carry 100 KB of text. */
+export const BODY_LIMITS = {
+  default: 64 * 1024,
+  note: 512 * 1024,
+  noteBatch: 8 * 1024 * 1024,
+} as const;
+
+function limitBody(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError('payload_too_large', `request body exceeds ${maxSize} bytes`, { status: 413 });
+    },
+  });
+}
 
 /** Everything the API needs, built once in `main.ts` (or by a test). */
 export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
-  AdminRoutesDeps & {
+  AdminRoutesDeps &
+  NoteRoutesDeps & {
     findKeyOwner: KeyLookup;
     checks: Record<string, ReadinessCheck>;
     metrics: Metrics;
@@ -26,6 +41,7 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
 /** Builds the HTTP app. No connection is opened here: every client comes in through `deps`. */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
+  const defaultLimit = limitBody(BODY_LIMITS.default);
   app.use(createRequestContext(deps));
   app.onError(createErrorHandler(deps.logger));
   app.notFound((c) => {
@@ -34,17 +50,14 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', createHealthRoutes({ checks: deps.checks, registry: deps.metrics.registry }));
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError('payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`, {
-          status: 413,
-        });
-      },
-    }),
-  );
+  // The larger limits first: Hono runs every matching middleware, and the first to read wins.
+  app.use('/v1/notes/batch', limitBody(BODY_LIMITS.noteBatch));
+  app.use('/v1/notes/*', limitBody(BODY_LIMITS.note));
+  app.use('/v1/notes', limitBody(BODY_LIMITS.note));
+  app.use('/v1/*', async function limitDefaultBody(c, next) {
+    if (c.req.path.startsWith('/v1/notes')) return next();
+    return defaultLimit(c, next);
+  });
   app.use('/v1/admin/*', createAdminAuth(deps.options.adminToken));
   app.route('/v1/admin', createAdminRoutes(deps));
 
@@ -52,5 +65,8 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/queries', userAuth);
   app.use('/v1/queries/*', userAuth);
   app.route('/v1/queries', createQueryRoutes(deps));
+  app.use('/v1/notes', userAuth);
+  app.use('/v1/notes/*', userAuth);
+  app.route('/v1/notes', createNoteRoutes(deps));
   return app;
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadConfig } from '@assistant/config';
-import { createDb, createQueriesRepo, createUsersRepo, runMigrations } from '@assistant/db';
+import { createDb, createNotesRepo, createQueriesRepo, createUsersRepo, runMigrations } from '@assistant/db';
 import {
   createAnswerQueue,
   createEventStream,
+  createIndexQueue,
   createKeys,
+  createNotesGenerations,
   createRedis,
   waitForRedis,
 } from '@assistant/queue';
@@ -37,6 +39,8 @@ async function main() {
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const events = createEventStream(redis, keys, config.events);
   const users = createUsersRepo(db.db);
+  const notes = createNotesRepo(db.db);
+  const indexQueue = createIndexQueue(redis, keys, config.jobs);
 
   const app = createApp({
     queries: createQueriesRepo(db.db),
@@ -44,6 +48,9 @@ async function main() {
     findKeyOwner: (key) => users.findKeyOwner(key),
     queue,
     events,
+    notes,
+    indexQueue,
+    generations: createNotesGenerations(redis, keys, (userId) => notes.generation(userId)),
     openBlocking: () => createRedis(config.redis.url, 'blocking', 'api-tail'),
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,
@@ -70,7 +77,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), config.shutdown.graceMs).unref();
     server.close();
     if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();
-    await queue.close().catch(() => {});
+    await Promise.allSettled([queue.close(), indexQueue.close()]);
     redis.disconnect();
     await db.close().catch(() => {});
     clearTimeout(force);

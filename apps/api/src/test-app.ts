@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createDb, createQueriesRepo, createUsersRepo } from '@assistant/db';
+import { createDb, createNotesRepo, createQueriesRepo, createUsersRepo } from '@assistant/db';
 import {
   createAnswerQueue,
   createEventStream,
+  createIndexQueue,
   createKeys,
+  createNotesGenerations,
   createRedis,
   waitForRedis,
 } from '@assistant/queue';
@@ -28,6 +30,9 @@ export async function createTestApp(label: string, options: { redisUrl?: string 
   const queue = createAnswerQueue(redis, keys, { attempts: 3, backoffMs: 100, retentionSeconds: 3600 });
   const events = createEventStream(redis, keys, { ttlSeconds: 3600 });
   const users = createUsersRepo(db.db);
+  const notes = createNotesRepo(db.db);
+  const indexQueue = createIndexQueue(redis, keys, { attempts: 3, backoffMs: 100, retentionSeconds: 3600 });
+  const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
   const blocking: ReturnType<typeof createRedis>[] = [];
   const deps: AppDeps = {
     queries: createQueriesRepo(db.db),
@@ -35,6 +40,9 @@ export async function createTestApp(label: string, options: { redisUrl?: string 
     findKeyOwner: (key) => users.findKeyOwner(key),
     queue,
     events,
+    notes,
+    indexQueue,
+    generations,
     openBlocking: () => {
       const connection = createRedis(testRedis.url, 'blocking', 'api-test-tail');
       blocking.push(connection);
@@ -63,6 +71,8 @@ export async function createTestApp(label: string, options: { redisUrl?: string 
     app,
     deps,
     queue,
+    indexQueue,
+    generations,
     events,
     keys,
     redis,
@@ -71,8 +81,10 @@ export async function createTestApp(label: string, options: { redisUrl?: string 
     createUser,
     async close() {
       for (const connection of blocking) connection.disconnect();
-      await queue.queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
+      for (const q of [queue, indexQueue]) {
+        await q.queue.obliterate({ force: true }).catch(() => {});
+        await q.close();
+      }
       redis.disconnect();
       await db.close();
       await testRedis.cleanup();

@@ -1,6 +1,6 @@
 import { AnswerJob, type ErrorCode, type Source } from '@assistant/contracts';
 import type { QueriesRepo } from '@assistant/db';
-import { type GenerateResult, LlmError, type LlmProvider, type SourceText } from '@assistant/llm';
+import { type GenerateResult, LlmError, type LlmProvider } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -8,7 +8,7 @@ import { buildContext } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import { type Embedder, embedQuery } from './pipeline/embed-query.ts';
-import type { Retriever } from './pipeline/retrieve.ts';
+import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
 
 /** Collaborators of the answer pipeline, built by the worker's composition root. */
 export type AnswerProcessorDeps = {
@@ -44,7 +44,7 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
-function toSource(source: SourceText): Source {
+function toSource(source: RetrievedChunk): Source {
   return { note_id: source.noteId, title: source.title, text: source.text, score: source.score };
 }
 

@@ -1,14 +1,25 @@
 import { ConfigError, loadConfig } from '@assistant/config';
-import { createDb, createQueriesRepo, runMigrations } from '@assistant/db';
+import { createChunksRepo, createDb, createNotesRepo, createQueriesRepo, runMigrations } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import { createLlmProvider } from '@assistant/llm';
-import { createEventStream, createKeys, createRedis, QUEUE_NAMES, waitForRedis } from '@assistant/queue';
+import {
+  createEventStream,
+  createIndexQueue,
+  createKeys,
+  createNotesGenerations,
+  createRedis,
+  QUEUE_NAMES,
+  waitForRedis,
+} from '@assistant/queue';
 import { createHealthRoutes, createLogger, createMetrics } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerProcessor } from './answer-processor.ts';
-import { createEmptyRetriever } from './pipeline/retrieve.ts';
+import { createIndexProcessor } from './indexing/index-processor.ts';
+import { createPendingSweep } from './indexing/pending-sweep.ts';
+import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
+import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
 // A worker that dies mid-job loses its lock after this long; another worker then takes the job.
 const LOCK_DURATION_MS = 30_000;
@@ -49,11 +60,36 @@ async function main() {
   logger.info(modelInfo, 'embedding model ready');
 
   const queries = createQueriesRepo(db.db);
+  const notes = createNotesRepo(db.db);
+  const chunks = createChunksRepo(db.db);
+  const embedder = createBatchingEmbedder(model);
+  const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
+  const vectorIndex = createUserVectorIndex(
+    {
+      loadChunks: (userId) => chunks.loadUserChunks(userId),
+      currentGeneration: (userId) => generations.current(userId),
+    },
+    { maxBytes: config.retrieval.cacheBytes },
+  );
+  const retriever = createHybridRetriever(
+    {
+      index: vectorIndex,
+      lexicalSearch: (userId, words, limit) => chunks.lexicalSearch(userId, words, limit),
+    },
+    {
+      ranking: config.retrieval.ranking,
+      minScore: config.retrieval.minScore,
+      lexicalMinScore: config.retrieval.lexicalMinScore,
+      lexicalWeight: config.retrieval.lexicalWeight,
+      rrfK: config.retrieval.rrfK,
+      candidates: 30,
+    },
+  );
   const processor = createAnswerProcessor({
     queries,
     events: createEventStream(redis, keys, config.events),
-    embedder: createBatchingEmbedder(model),
-    retriever: createEmptyRetriever(),
+    embedder,
+    retriever,
     llm: createLlmProvider(config.llm),
     countTokens: (text) => model.countTokens(text),
     pricing: (provider) =>
@@ -94,6 +130,30 @@ async function main() {
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
+  const indexer = createIndexProcessor({
+    chunks,
+    embedder,
+    tokenizer: model,
+    generations,
+    metrics,
+    logger,
+    options: { overlapTokens: config.retrieval.overlapTokens, titleTokens: 24 },
+  });
+  const indexWorker = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
+    connection: redis,
+    prefix: keys.bullPrefix,
+    concurrency: 4,
+    lockDuration: LOCK_DURATION_MS,
+    stalledInterval: STALLED_INTERVAL_MS,
+  });
+  indexWorker.on('error', (err) => logger.error({ err }, 'index worker error'));
+  const indexQueue = createIndexQueue(redis, keys, config.jobs);
+  const sweep = createPendingSweep(
+    { notes, indexQueue, logger, now: Date.now },
+    { olderThanMs: 60_000, intervalMs: 60_000, batch: 500 },
+  );
+  sweep.start();
+
   const health = new Hono();
   health.route(
     '/',
@@ -118,8 +178,9 @@ async function main() {
       logger.warn('grace period over, exiting with jobs still active');
       process.exit(1);
     }, config.shutdown.graceMs).unref();
-    await worker.close();
-    await queue.close();
+    sweep.stop();
+    await Promise.all([worker.close(), indexWorker.close()]);
+    await Promise.all([queue.close(), indexQueue.close()]);
     server.close();
     await model.close();
     redis.disconnect();

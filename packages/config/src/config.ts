@@ -62,6 +62,20 @@ export const EnvSchema = z
     CONTEXT_MAX_TOKENS: z.coerce.number().int().min(64).default(2000),
     // Note chunks retrieved per question.
     RETRIEVAL_TOP_K: z.coerce.number().int().min(1).max(50).default(5),
+    // How chunks are ranked: dense (embeddings), lexical (Postgres full-text) or hybrid (both, fused).
+    RETRIEVAL_RANKING: z.enum(['dense', 'lexical', 'hybrid']).default('hybrid'),
+    // Least cosine similarity for a chunk to count as relevant (below: "no relevant note").
+    RETRIEVAL_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.3),
+    // Least cosine for a chunk that matched lexically (an exact rare word is evidence too).
+    RETRIEVAL_LEXICAL_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.25),
+    // Weight of the lexical ranking against the dense one in reciprocal-rank fusion.
+    RETRIEVAL_LEXICAL_WEIGHT: z.coerce.number().min(0).max(10).default(0.5),
+    // Reciprocal-rank-fusion constant k (score = weight / (k + rank)).
+    RETRIEVAL_RRF_K: z.coerce.number().int().min(1).max(1000).default(10),
+    // Memory for the per-user in-memory vector matrices of one worker, in MiB.
+    RETRIEVAL_CACHE_MB: z.coerce.number().int().min(1).default(256),
+    // Word pieces each chunk repeats from the previous one.
+    CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(128).default(32),
     // Jobs one worker process runs at once.
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     // Jobs running across all workers at once (BullMQ global concurrency).
@@ -167,7 +181,17 @@ function shape(env: Env) {
       XDG_CACHE_HOME: env.XDG_CACHE_HOME,
       HOME: env.HOME,
     },
-    retrieval: { topK: env.RETRIEVAL_TOP_K, maxContextTokens: env.CONTEXT_MAX_TOKENS },
+    retrieval: {
+      topK: env.RETRIEVAL_TOP_K,
+      maxContextTokens: env.CONTEXT_MAX_TOKENS,
+      ranking: env.RETRIEVAL_RANKING,
+      minScore: env.RETRIEVAL_MIN_SCORE,
+      lexicalMinScore: env.RETRIEVAL_LEXICAL_MIN_SCORE,
+      lexicalWeight: env.RETRIEVAL_LEXICAL_WEIGHT,
+      rrfK: env.RETRIEVAL_RRF_K,
+      cacheBytes: env.RETRIEVAL_CACHE_MB * 1024 * 1024,
+      overlapTokens: env.CHUNK_OVERLAP_TOKENS,
+    },
     jobs: {
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,

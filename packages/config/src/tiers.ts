@@ -22,7 +22,14 @@ export type TierName = 'free' | 'premium' | 'internal';
 
 /** Limits by tier, from the product plan (free) and our call (premium, internal). */
 export const defaultTiers: Record<TierName, TierLimits> = {
-  free: { perMinute: 10, perHour: 100, perDay: 500, dailyBudgetMicros: 5_000_000, maxInFlight: 5, maxRunning: 2 },
+  free: {
+    perMinute: 10,
+    perHour: 100,
+    perDay: 500,
+    dailyBudgetMicros: 5_000_000,
+    maxInFlight: 5,
+    maxRunning: 2,
+  },
   premium: {
     perMinute: 60,
     perHour: 1_000,
@@ -49,7 +56,9 @@ export const TiersOverride = z.strictObject({
 });
 
 /** The default table with an override merged in. */
-export function mergeTiers(override: z.infer<typeof TiersOverride> | undefined): Record<TierName, TierLimits> {
+export function mergeTiers(
+  override: z.infer<typeof TiersOverride> | undefined,
+): Record<TierName, TierLimits> {
   return {
     free: { ...defaultTiers.free, ...override?.free },
     premium: { ...defaultTiers.premium, ...override?.premium },

@@ -1,7 +1,19 @@
 export { ErrorBody, ErrorCode } from './errors.ts';
-export { AnswerJob } from './jobs.ts';
-export { isTerminalEvent, QueryEvent } from './events.ts';
 export type { QueryEventType } from './events.ts';
+export { isTerminalEvent, QueryEvent } from './events.ts';
+export { AnswerJob } from './jobs.ts';
+export {
+  IndexNoteJob,
+  IndexStatus,
+  ListNotesParams,
+  MAX_NOTE_BODY_BYTES,
+  MAX_NOTE_TITLE_CHARS,
+  MAX_NOTES_PER_BATCH,
+  NoteBatch,
+  NoteInput,
+  NotePatch,
+  NoteView,
+} from './notes.ts';
 export {
   Answer,
   GetQueryParams,

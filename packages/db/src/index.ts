@@ -1,9 +1,13 @@
-export { createDb } from './client.ts';
+export type { ChunksRepo, LexicalHit, NewChunk, StoredChunk } from './chunks-repo.ts';
+export { createChunksRepo } from './chunks-repo.ts';
 export type { Database, Db, DbOptions } from './client.ts';
+export { createDb } from './client.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
-export { createQueriesRepo } from './queries-repo.ts';
+export type { NoteFields, NotePage, NotesRepo } from './notes-repo.ts';
+export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
 export type { QueriesRepo, QuerySuccess } from './queries-repo.ts';
-export { apiKeys, queries, users } from './schema.ts';
-export type { QueryRow, UserRow } from './schema.ts';
-export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';
+export { createQueriesRepo } from './queries-repo.ts';
+export type { NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
+export { apiKeys, noteChunks, notes, queries, users } from './schema.ts';
 export type { KeyOwner, TierName, UsersRepo } from './users-repo.ts';
+export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';

@@ -1,5 +1,22 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** Raw bytes (a Float32 little-endian vector, here). Plain Postgres: no pgvector needed. */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/** A full-text search vector, only ever written by Postgres itself (generated column). */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 /** A person with notes; `tier` selects a row of limits in config. */
 export const users = pgTable('users', {
@@ -63,5 +80,61 @@ export const queries = pgTable(
   ],
 );
 
+/** A user's note. Every change bumps `version`; indexing catches `indexedVersion` up to it. */
+export const notes = pgTable(
+  'notes',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    version: integer('version').notNull().default(1),
+    indexStatus: text('index_status', { enum: ['pending', 'indexed', 'failed'] })
+      .notNull()
+      .default('pending'),
+    indexError: text('index_error'),
+    indexedVersion: integer('indexed_version'),
+    // Millisecond precision, so the (created_at, id) cursor round-trips through a JS Date exactly.
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('notes_user_created_idx').on(t.userId, t.createdAt, t.id)],
+);
+
+/** Retrieval units: a window of a note's text with its embedding and a full-text vector. */
+export const noteChunks = pgTable(
+  'note_chunks',
+  {
+    id: text('id').primaryKey(),
+    noteId: text('note_id')
+      .notNull()
+      .references(() => notes.id, { onDelete: 'cascade' }),
+    // Denormalised so retrieval reads one user's chunks without a join.
+    userId: text('user_id').notNull(),
+    noteVersion: integer('note_version').notNull(),
+    position: integer('position').notNull(),
+    title: text('title').notNull(),
+    text: text('text').notNull(),
+    startChar: integer('start_char').notNull(),
+    endChar: integer('end_char').notNull(),
+    tokenCount: integer('token_count').notNull(),
+    embedding: bytea('embedding').notNull(),
+    // Title weighs more than body text in lexical ranking.
+    tsv: tsvector('tsv').generatedAlwaysAs(
+      sql`setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', text), 'B')`,
+    ),
+  },
+  (t) => [
+    index('note_chunks_user_idx').on(t.userId),
+    index('note_chunks_note_idx').on(t.noteId, t.position),
+    index('note_chunks_tsv_idx').using('gin', t.tsv),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
+export type NoteRow = typeof notes.$inferSelect;
+export type NoteChunkRow = typeof noteChunks.$inferSelect;
 export type QueryRow = typeof queries.$inferSelect;

@@ -1,4 +1,14 @@
+export type { BreakerEvent } from './breaker-outcome.ts';
 export { type ChatCompletionSpec, createChatCompletionProvider } from './chat-completion-provider.ts';
+export {
+  type Breaker,
+  type BreakerDeps,
+  type BreakerLogger,
+  type BreakerOptions,
+  type BreakerState,
+  createBreaker,
+  type GuardedCall,
+} from './circuit-breaker.ts';
 export {
   buildExtractiveAnswer,
   contentTerms,
@@ -7,7 +17,21 @@ export {
   splitSentences,
 } from './extractive-answer.ts';
 export { createExtractiveProvider } from './extractive-provider.ts';
-export { LlmError, type LlmErrorDetails, type LlmErrorKind } from './llm-error.ts';
+export {
+  type CachedAnswerLookup,
+  createFallbackChain,
+  type FallbackAttempt,
+  type FallbackChain,
+  type FallbackChainDeps,
+  type FallbackChainOptions,
+  type FallbackHooks,
+  type FallbackLink,
+  type FallbackReport,
+  type FallbackResult,
+  type FallbackSource,
+  type RestartNotice,
+} from './fallback-chain.ts';
+export { LlmError, type LlmErrorDetails, type LlmErrorKind, type LlmSkipReason } from './llm-error.ts';
 export type {
   ChatMessage,
   GenerateRequest,

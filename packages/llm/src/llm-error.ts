@@ -19,6 +19,13 @@ export type LlmErrorKind =
   | 'upstream_error'
   | 'aborted';
 
+/**
+ * Why a call was refused before it reached the provider:
+ * - `breaker_open`: the model's circuit breaker is open, or half-open with its one trial in flight.
+ * - `retry_after`: the model answered 429 with a `Retry-After` that has not passed yet.
+ */
+export type LlmSkipReason = 'breaker_open' | 'retry_after';
+
 /** Details of an `LlmError` besides its kind and message. */
 export type LlmErrorDetails = {
   provider: LlmProviderName;
@@ -26,6 +33,8 @@ export type LlmErrorDetails = {
   retryable: boolean;
   status?: number;
   retryAfterMs?: number;
+  /** Set when the call was refused locally and never reached the provider. */
+  skipped?: LlmSkipReason;
   cause?: unknown;
 };
 
@@ -43,6 +52,10 @@ export class LlmError extends Error {
   readonly retryable: boolean;
   readonly provider: LlmProviderName;
   readonly model: string;
+  /** Set when the call never reached the provider (see `LlmSkipReason`). */
+  readonly skipped?: LlmSkipReason;
+  /** The model's circuit breaker refused the call: fail fast, try another model. */
+  readonly breakerOpen: boolean;
 
   constructor(kind: LlmErrorKind, message: string, details: LlmErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -50,6 +63,8 @@ export class LlmError extends Error {
     this.retryable = details.retryable;
     this.provider = details.provider;
     this.model = details.model;
+    this.breakerOpen = details.skipped === 'breaker_open';
+    if (details.skipped !== undefined) this.skipped = details.skipped;
     if (details.status !== undefined) this.status = details.status;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }

@@ -25,7 +25,49 @@ export function createKeys(prefix: string) {
     /** Counter bumped on every note change of a user; part of every answer-cache key. */
     notesGeneration: (userId: string) => `${prefix}:notes-gen:{${userId}}`,
     // --- limits (packages/limits) ---
+    // The admission script checks a user's windows, the global window and both daily budgets in
+    // one call, and a cluster runs a script only on keys of one slot: so every key it touches
+    // shares the `{limits}` tag (one user's keys, and the global ones, on one slot). Every admission
+    // updates the global counters anyway, so that slot adds no contention of its own.
+    /** One user's sliding-window buckets (HASH bucket index → count) for a window. */
+    limitsUserWindow: (userId: string, window: 'minute' | 'hour' | 'day') =>
+      `${prefix}:{limits}:window:${window}:u:${userId}`,
+    /** The global hourly window's buckets (HASH bucket index → count). */
+    limitsGlobalWindow: () => `${prefix}:{limits}:window:hour:global`,
+    /** A user's queued + running query ids (ZSET query id → expiry ms), for the in-flight cap. */
+    limitsInFlight: (userId: string) => `${prefix}:{limits}:in-flight:u:${userId}`,
+    /** A user's budget today (HASH `day`, `spent`, `reserved`, `r:<queryId>` → micro-dollars). */
+    limitsUserBudget: (userId: string) => `${prefix}:{limits}:budget:u:${userId}`,
+    /** Expiry index of a user's open reservations (ZSET query id → expiry ms). */
+    limitsUserReservations: (userId: string) => `${prefix}:{limits}:reservations:u:${userId}`,
+    /** The global budget today (HASH, same fields as a user's). */
+    limitsGlobalBudget: () => `${prefix}:{limits}:budget:global`,
+    /** Expiry index of all open reservations (ZSET query id → expiry ms). */
+    limitsGlobalReservations: () => `${prefix}:{limits}:reservations:global`,
+    /** Marker that a query's cost was settled (settle counts once per query id). */
+    limitsSettled: (queryId: string) => `${prefix}:{limits}:settled:${queryId}`,
+    /** A user's worker run-slot leases (ZSET job id → lease expiry ms); one slot per user. */
+    limitsRunSlots: (userId: string) => `${prefix}:limits:run-slots:{${userId}}`,
     // --- caches (packages/cache) ---
+    // Purge epochs: INCR'd by a purge, read with the generation in one MGET, folded into every
+    // answer-cache key. No TTL: a counter that expired would restart at 0 and revive old answers.
+    /** Epoch of `purge({ scope: 'all' })`. */
+    cacheEpochGlobal: () => `${prefix}:cache-epoch:global`,
+    /** Epoch of `purge({ scope: 'tier', tier })`. */
+    cacheEpochTier: (tier: string) => `${prefix}:cache-epoch:tier:${tier}`,
+    /** Epoch of `purge({ scope: 'user', userId })`. */
+    cacheEpochUser: (userId: string) => `${prefix}:cache-epoch:user:{${userId}}`,
+    /** One exact cached answer (STRING, JSON); `hash` covers query, settings, tier and epochs. */
+    answerCache: (userId: string, generation: number, hash: string) =>
+      `${prefix}:answer:{${userId}}:${generation}:${hash}`,
+    /** A user's semantic-cache entries, newest first (LIST of id + fingerprints + float32 vector). */
+    semanticIndex: (userId: string, generation: number, scope: string) =>
+      `${prefix}:semantic:{${userId}}:${generation}:${scope}:index`,
+    /** The answers of those entries (HASH entry id → JSON); same slot as the index. */
+    semanticAnswers: (userId: string, generation: number, scope: string) =>
+      `${prefix}:semantic:{${userId}}:${generation}:${scope}:answers`,
+    /** One cached embedding (STRING, float32 little-endian) of a text under a model. */
+    embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
     // --- llm resilience (packages/llm) ---
   };
 }

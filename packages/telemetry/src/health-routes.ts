@@ -43,7 +43,9 @@ export async function runChecks(checks: Record<string, ReadinessCheck>, timeoutM
       report[name] = result.value ?? 'ok';
     } else {
       failing.push(name);
-      report[name] = { error: result.reason instanceof Error ? result.reason.message : String(result.reason) };
+      report[name] = {
+        error: result.reason instanceof Error ? result.reason.message : String(result.reason),
+      };
     }
   });
   return { ready: failing.length === 0, failing, checks: report };

@@ -10,6 +10,7 @@ import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, terminalEventFromRow, toQueryView } from '../query-view.ts';
+import { withDeadline } from '../with-deadline.ts';
 
 /** Deps of {@link createQueryRoutes}. */
 export type QueryRoutesDeps = {
@@ -31,14 +32,6 @@ const QUERY_ID = /^q_[0-9a-f]{32}$/;
 const SSE_RETRY_MS = 2_000;
 // An enqueue that has not finished by then is answered 503: a request never hangs on Redis.
 const ENQUEUE_TIMEOUT_MS = 3_000;
-
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {

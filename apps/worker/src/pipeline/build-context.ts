@@ -10,7 +10,11 @@ export type BuildContextOptions = {
 };
 
 /** The prompt and the sources that fit in it, numbered as cited. */
-export type Context = { messages: ChatMessage[]; sources: SourceText[]; contextTokens: number };
+export type Context<S extends SourceText = SourceText> = {
+  messages: ChatMessage[];
+  sources: S[];
+  contextTokens: number;
+};
 
 const SYSTEM_PROMPT = [
   "You answer questions using only the user's own notes, given below as numbered excerpts.",
@@ -22,11 +26,11 @@ const SYSTEM_PROMPT = [
  * Builds the chat messages from the retrieved chunks, best first, stopping at the token budget so
  * the prompt never overflows the model's context. Sources are cited by their position.
  */
-export function buildContext(
-  input: { query: string; sources: SourceText[]; classification: Classification },
+export function buildContext<S extends SourceText>(
+  input: { query: string; sources: S[]; classification: Classification },
   options: BuildContextOptions,
-): Context {
-  const used: SourceText[] = [];
+): Context<S> {
+  const used: S[] = [];
   const excerpts: string[] = [];
   let tokens = 0;
   for (const source of input.sources) {

@@ -3,11 +3,14 @@ import type { SourceText } from '@assistant/llm';
 /** Input of a retrieval: whose notes, the question and its vector. */
 export type RetrieveInput = { userId: string; query: string; vector: Float32Array; limit: number };
 
+/** A retrieved chunk: a citable source plus what identifies its exact text. */
+export type RetrievedChunk = SourceText & { chunkId: string; noteVersion: number };
+
 /**
  * Finds the asking user's most relevant note chunks, best first. Only that user's notes are ever
  * searched. An interface, so the in-memory matrix, pgvector or an external store can serve.
  */
-export type Retriever = { retrieve(input: RetrieveInput): Promise<SourceText[]> };
+export type Retriever = { retrieve(input: RetrieveInput): Promise<RetrievedChunk[]> };
 
 /** A retriever for a deployment without notes: nothing is relevant. */
 export function createEmptyRetriever(): Retriever {

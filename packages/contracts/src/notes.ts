@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Longest note body, in UTF-8 bytes (100 KB). */
+export const MAX_NOTE_BODY_BYTES = 100 * 1024;
+/** Longest note title, in characters. */
+export const MAX_NOTE_TITLE_CHARS = 300;
+/** Most notes in one `POST /v1/notes/batch`. */
+export const MAX_NOTES_PER_BATCH = 100;
+
+const title = z
+  .string({ error: 'title must be a string' })
+  .trim()
+  .min(1, 'title must not be empty')
+  .max(MAX_NOTE_TITLE_CHARS, `title must be at most ${MAX_NOTE_TITLE_CHARS} characters`);
+const body = z
+  .string({ error: 'body must be a string' })
+  .refine((text) => text.trim().length > 0, 'body must not be empty')
+  .refine((text) => Buffer.byteLength(text, 'utf8') <= MAX_NOTE_BODY_BYTES, 'body must be at most 100 KB');
+const tags = z
+  .array(z.string().trim().min(1, 'a tag must not be empty').max(50, 'a tag must be at most 50 characters'))
+  .max(20, 'at most 20 tags');
+
+/** Body of `POST /v1/notes` and `PUT /v1/notes/:id` (a full replacement). */
+export const NoteInput = z.strictObject({ title, body, tags: tags.default([]) });
+export type NoteInput = z.infer<typeof NoteInput>;
+
+/** Body of `PATCH /v1/notes/:id`: any of the fields, at least one. */
+export const NotePatch = z
+  .strictObject({ title: title.optional(), body: body.optional(), tags: tags.optional() })
+  .refine(
+    (patch) => Object.values(patch).some((v) => v !== undefined),
+    'give at least one of title, body, tags',
+  );
+export type NotePatch = z.infer<typeof NotePatch>;
+
+/** Body of `POST /v1/notes/batch`. */
+export const NoteBatch = z.strictObject({
+  notes: z
+    .array(NoteInput)
+    .min(1, 'notes must not be empty')
+    .max(MAX_NOTES_PER_BATCH, `at most ${MAX_NOTES_PER_BATCH} notes per batch`),
+});
+export type NoteBatch = z.infer<typeof NoteBatch>;
+
+/** Indexing state of a note. */
+export const IndexStatus = z.enum(['pending', 'indexed', 'failed']);
+
+/** A note as the API shows it. */
+export const NoteView = z.object({
+  id: z.string(),
+  title: z.string(),
+  body: z.string(),
+  tags: z.array(z.string()),
+  version: z.number().int(),
+  index_status: IndexStatus,
+  index_error: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type NoteView = z.infer<typeof NoteView>;
+
+/** Query string of `GET /v1/notes`. */
+export const ListNotesParams = z.object({
+  limit: z.coerce.number().int('limit must be an integer').min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+/** Payload of an `index-notes` job: index this version of this note (older versions do nothing). */
+export const IndexNoteJob = z.strictObject({
+  user_id: z.string().min(1),
+  note_id: z.string().min(1),
+  version: z.number().int().positive(),
+});
+export type IndexNoteJob = z.infer<typeof IndexNoteJob>;

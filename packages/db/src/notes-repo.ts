@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
+import type { Database } from './client.ts';
+import { type NoteRow, notes, users } from './schema.ts';
+
+/** The fields a user writes. */
+export type NoteFields = { title: string; body: string; tags: string[] };
+
+/** A page of notes and the cursor of the next one. */
+export type NotePage = { notes: NoteRow[]; nextCursor: string | null };
+
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/** Bumps a user's notes generation inside a transaction; returns the new value. */
+export async function bumpGeneration(tx: Tx | Database, userId: string): Promise<number> {
+  const rows = await tx
+    .update(users)
+    .set({ notesGeneration: sql`${users.notesGeneration} + 1` })
+    .where(eq(users.id, userId))
+    .returning({ generation: users.notesGeneration });
+  return rows[0]?.generation ?? 0;
+}
+
+function encodeCursor(row: NoteRow): string {
+  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(iso ?? '');
+  if (!id || Number.isNaN(createdAt.getTime())) return undefined;
+  return { createdAt, id };
+}
+
+/**
+ * Notes of users. Every write bumps the note's version and, in the same transaction, the user's
+ * notes generation, so a cache keyed by generation can never outlive a change.
+ */
+export function createNotesRepo(db: Database) {
+  return {
+    /** Stores notes (one or a batch) in one transaction; returns them and the new generation. */
+    async create(userId: string, inputs: NoteFields[]): Promise<{ notes: NoteRow[]; generation: number }> {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .insert(notes)
+          .values(inputs.map((input) => ({ id: `n_${randomUUID().replaceAll('-', '')}`, userId, ...input })))
+          .returning();
+        return { notes: rows, generation: await bumpGeneration(tx, userId) };
+      });
+    },
+
+    /** One note of this user, or `undefined`. */
+    async get(userId: string, id: string): Promise<NoteRow | undefined> {
+      const rows = await db
+        .select()
+        .from(notes)
+        .where(and(eq(notes.id, id), eq(notes.userId, userId)))
+        .limit(1);
+      return rows[0];
+    },
+
+    /** A page of this user's notes, oldest first, keyset-paginated (stable under inserts). */
+    async list(userId: string, options: { limit: number; cursor?: string }): Promise<NotePage | undefined> {
+      const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+      if (options.cursor && !after) return undefined;
+      const rows = await db
+        .select()
+        .from(notes)
+        .where(
+          and(
+            eq(notes.userId, userId),
+            after
+              ? or(
+                  gt(notes.createdAt, after.createdAt),
+                  and(eq(notes.createdAt, after.createdAt), gt(notes.id, after.id)),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(asc(notes.createdAt), asc(notes.id))
+        .limit(options.limit + 1);
+      const page = rows.slice(0, options.limit);
+      const last = page.at(-1);
+      return { notes: page, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+    },
+
+    /** Changes a note: new version, indexing pending again. `undefined` if not this user's. */
+    async update(
+      userId: string,
+      id: string,
+      fields: Partial<NoteFields>,
+    ): Promise<{ note: NoteRow; generation: number } | undefined> {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .update(notes)
+          .set({
+            ...fields,
+            version: sql`${notes.version} + 1`,
+            indexStatus: 'pending',
+            indexError: null,
+            updatedAt: sql`now()`,
+          })
+          .where(and(eq(notes.id, id), eq(notes.userId, userId)))
+          .returning();
+        const note = rows[0];
+        if (!note) return undefined;
+        return { note, generation: await bumpGeneration(tx, userId) };
+      });
+    },
+
+    /** Deletes a note and its chunks. `undefined` if not this user's. */
+    async remove(userId: string, id: string): Promise<{ generation: number } | undefined> {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .delete(notes)
+          .where(and(eq(notes.id, id), eq(notes.userId, userId)))
+          .returning({ id: notes.id });
+        if (rows.length === 0) return undefined;
+        return { generation: await bumpGeneration(tx, userId) };
+      });
+    },
+
+    /** Notes whose indexing is pending since before `olderThan` (for the re-enqueue sweep). */
+    async findStalePending(olderThan: Date, limit: number) {
+      return db
+        .select({ id: notes.id, userId: notes.userId, version: notes.version })
+        .from(notes)
+        .where(and(eq(notes.indexStatus, 'pending'), sql`${notes.updatedAt} < ${olderThan.toISOString()}`))
+        .limit(limit);
+    },
+
+    /** The generation as stored in Postgres (the source of truth). */
+    async generation(userId: string): Promise<number> {
+      const rows = await db
+        .select({ generation: users.notesGeneration })
+        .from(users)
+        .where(eq(users.id, userId))
+        .limit(1);
+      return rows[0]?.generation ?? 0;
+    },
+  };
+}
+
+/** The notes repository's interface. */
+export type NotesRepo = ReturnType<typeof createNotesRepo>;
