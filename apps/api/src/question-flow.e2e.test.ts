@@ -1,62 +1,32 @@
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import {
-  createTestDatabase,
-  createTestRedis,
-  readSse,
-  type ServiceProcess,
-  type SseEvent,
-  startService,
-  type TestDatabase,
-  type TestRedis,
-} from '@assistant/testing';
+import { readSse, type SseEvent, type Stack, startStack } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The whole system as deployed: a real API process and a real worker process (with the real ONNX
 // model) on real Redis and Postgres, the LLM being the fake OpenAI-compatible server, reached
 // through the real @huggingface/inference client.
-const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
-
-let redis: TestRedis;
-let database: TestDatabase;
+let stack: Stack;
 let fake: RunningFakeLlm;
-let api: ServiceProcess;
-let worker: ServiceProcess;
 let apiKey: string;
+let api: Stack['api'];
+let worker: Stack['api'];
 
 beforeAll(async () => {
-  [redis, database, fake] = await Promise.all([
-    createTestRedis('e2e'),
-    createTestDatabase('e2e'),
-    startFakeLlm({ settings: { answerTokens: 40, tokensPerSecond: 80 } }),
-  ]);
-  const env = {
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: redis.prefix,
-    DATABASE_URL: database.url,
-    ADMIN_TOKEN,
+  fake = await startFakeLlm({ settings: { answerTokens: 40, tokensPerSecond: 80 } });
+  stack = await startStack('e2e', {
     LLM_PROVIDER: 'endpoint',
     LLM_ENDPOINT_URL: `${fake.url}/v1`,
     LLM_MODEL: 'fake-model',
     SSE_HEARTBEAT_MS: '300',
-    JOB_BACKOFF_MS: '100',
-    HOST: '127.0.0.1',
-    ...(process.env.EMBEDDING_MODEL_DIR ? { EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR } : {}),
-  };
-  [api, worker] = await Promise.all([
-    startService('api', { ...env, PORT: '0' }),
-    startService('worker', { ...env, WORKER_PORT: '0', MIGRATE_ON_START: 'false' }),
-  ]);
-  const res = await fetch(`${api.url}/v1/admin/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ tier: 'free' }),
   });
-  apiKey = ((await res.json()) as { api_key: string }).api_key;
+  api = stack.api;
+  worker = stack.workers[0]!;
+  apiKey = (await stack.createUser()).api_key;
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
-  await Promise.allSettled([fake?.close(), redis?.cleanup(), database?.drop()]);
+  await stack?.stop();
+  await fake?.close();
 });
 
 async function ask(query: string): Promise<{ id: string; links: { self: string; events: string } }> {

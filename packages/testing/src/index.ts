@@ -9,3 +9,5 @@ export type { SseEvent } from './sse-client.ts';
 export { readSse } from './sse-client.ts';
 export type { ProxyMode, TcpProxy } from './tcp-proxy.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
+export { STACK_ADMIN_TOKEN, startStack } from './stack.ts';
+export type { Stack } from './stack.ts';

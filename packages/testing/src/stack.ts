@@ -1,0 +1,70 @@
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { type ServiceProcess, startService } from './processes.ts';
+import { createTestRedis, type TestRedis } from './redis.ts';
+
+/** The admin token every test stack uses. */
+export const STACK_ADMIN_TOKEN = 'stack-admin-token-0123456789';
+
+/** A running API and worker over a test file's own Redis prefix and database. */
+export type Stack = {
+  api: ServiceProcess;
+  workers: ServiceProcess[];
+  redis: TestRedis;
+  database: TestDatabase;
+  env: Record<string, string>;
+  /** Starts one more worker process with the stack's environment. */
+  addWorker(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  /** Creates a user through the admin API; returns its id and key. */
+  createUser(tier?: 'free' | 'premium' | 'internal'): Promise<{ id: string; api_key: string }>;
+  stop(): Promise<void>;
+};
+
+/**
+ * Starts the system as deployed, for end-to-end tests: a real API process and `workers` real
+ * worker processes (each loading the real ONNX model) on real Redis and Postgres.
+ */
+export async function startStack(label: string, env: Record<string, string>, options: { workers?: number } = {}): Promise<Stack> {
+  const [redis, database] = await Promise.all([createTestRedis(label), createTestDatabase(label)]);
+  const stackEnv: Record<string, string> = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix,
+    DATABASE_URL: database.url,
+    ADMIN_TOKEN: STACK_ADMIN_TOKEN,
+    HOST: '127.0.0.1',
+    JOB_BACKOFF_MS: '100',
+    ...(process.env.EMBEDDING_MODEL_DIR ? { EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR } : {}),
+    ...env,
+  };
+  const addWorker = (extraEnv: Record<string, string> = {}) =>
+    startService('worker', { ...stackEnv, WORKER_PORT: '0', MIGRATE_ON_START: 'false', ...extraEnv });
+  const [api, ...workers] = await Promise.all([
+    startService('api', { ...stackEnv, PORT: '0' }),
+    ...Array.from({ length: options.workers ?? 1 }, () => addWorker()),
+  ]);
+  const stack: Stack = {
+    api: api!,
+    workers,
+    redis,
+    database,
+    env: stackEnv,
+    async addWorker(extraEnv) {
+      const worker = await addWorker(extraEnv);
+      workers.push(worker);
+      return worker;
+    },
+    async createUser(tier = 'free') {
+      const res = await fetch(`${stack.api.url}/v1/admin/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${STACK_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tier }),
+      });
+      if (res.status !== 201) throw new Error(`createUser: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { id: string; api_key: string };
+    },
+    async stop() {
+      await Promise.allSettled([stack.api.stop(), ...workers.map((w) => w.stop())]);
+      await Promise.allSettled([redis.cleanup(), database.drop()]);
+    },
+  };
+  return stack;
+}
