@@ -23,7 +23,11 @@ export type Stack = {
  * Starts the system as deployed, for end-to-end tests: a real API process and `workers` real
  * worker processes (each loading the real ONNX model) on real Redis and Postgres.
  */
-export async function startStack(label: string, env: Record<string, string>, options: { workers?: number } = {}): Promise<Stack> {
+export async function startStack(
+  label: string,
+  env: Record<string, string>,
+  options: { workers?: number } = {},
+): Promise<Stack> {
   const [redis, database] = await Promise.all([createTestRedis(label), createTestDatabase(label)]);
   const stackEnv: Record<string, string> = {
     REDIS_URL: redis.url,

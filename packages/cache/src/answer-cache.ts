@@ -1,0 +1,87 @@
+import type { Keys } from '@assistant/queue';
+import type { Redis } from 'ioredis';
+import type { AnswerKeyInput } from './answer-key.ts';
+import { answerCacheKeyParts } from './answer-key.ts';
+import type { CacheDeps } from './cache-events.ts';
+import { ignoreCacheEvent } from './cache-events.ts';
+import type { CachedAnswer } from './cached-answer.ts';
+import { decodeCachedAnswer } from './cached-answer.ts';
+import type { CurrentVersions } from './evidence.ts';
+import { evidenceNoteIds, isEvidenceCurrent } from './evidence.ts';
+import type { StoreCandidate, StorePolicy, StoreResult } from './store-policy.ts';
+import { prepareForStore } from './store-policy.ts';
+
+/** Tunables of {@link createAnswerCache}. */
+export type AnswerCacheOptions = StorePolicy & {
+  /** Seconds an answer is kept. @defaultValue 86400 */
+  ttlSeconds?: number;
+};
+
+/** An exact-cache hit: the stored answer, marked with the tier that served it. */
+export type ExactHit = CachedAnswer & { cache: 'exact' };
+
+/** A lookup: the address, plus the versions check that guards against edited notes. */
+export type AnswerLookup = AnswerKeyInput & {
+  /** Current versions of the cited notes; called only on a hit that cites notes. */
+  currentVersions: CurrentVersions;
+};
+
+/** A write: the address plus the answer, its evidence and whether it came from a fallback. */
+export type AnswerWrite = AnswerKeyInput & StoreCandidate;
+
+/**
+ * The exact answer cache: one Redis string per (user, generation, epochs, tier, normalized
+ * question, settings), 24 h by default. A hit is served only while every note it cites is still
+ * at the version it was answered from, so an edit can never serve an answer built on old text.
+ *
+ * @example
+ * const state = await epochs.readCacheState(user.id, user.tier);
+ * const hit = await answers.get({ state, query, settings, currentVersions: (ids) => notes.versions(user.id, ids) });
+ */
+export function createAnswerCache(
+  redis: Redis,
+  keys: Keys,
+  options: AnswerCacheOptions = {},
+  deps: CacheDeps = {},
+) {
+  const ttlSeconds = options.ttlSeconds ?? 86_400;
+  const onCacheEvent = deps.onCacheEvent ?? ignoreCacheEvent;
+  const now = deps.now ?? Date.now;
+
+  function keyOf(input: AnswerKeyInput): string {
+    const { userId, generation, hash } = answerCacheKeyParts(input);
+    return keys.answerCache(userId, generation, hash);
+  }
+
+  return {
+    /** The cached answer, or `undefined` when absent, unreadable or built on changed notes. */
+    async get(lookup: AnswerLookup): Promise<ExactHit | undefined> {
+      const cached = decodeCachedAnswer(await redis.get(keyOf(lookup)));
+      const noteIds = cached ? evidenceNoteIds(cached.evidence) : [];
+      const current =
+        cached !== undefined &&
+        (noteIds.length === 0 || isEvidenceCurrent(cached.evidence, await lookup.currentVersions(noteIds)));
+      if (!cached || !current) {
+        onCacheEvent('exact', 'miss');
+        return undefined;
+      }
+      onCacheEvent('exact', 'hit');
+      return { ...cached, cache: 'exact' };
+    },
+
+    /**
+     * Stores an answer with its TTL, unless it must not be cached: then nothing is written and
+     * the reason is returned (`truncated`, `fallback`, `invalid_answer`).
+     */
+    async set(write: AnswerWrite): Promise<StoreResult> {
+      const prepared = prepareForStore(write, options, new Date(now()).toISOString());
+      if ('reason' in prepared) return { stored: false, reason: prepared.reason };
+      await redis.set(keyOf(write), JSON.stringify(prepared.value), 'EX', ttlSeconds);
+      onCacheEvent('exact', 'store');
+      return { stored: true };
+    },
+  };
+}
+
+/** The exact answer cache's interface. */
+export type AnswerCache = ReturnType<typeof createAnswerCache>;

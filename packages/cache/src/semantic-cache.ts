@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import type { Keys } from '@assistant/queue';
+import type { Redis } from 'ioredis';
+import { semanticScope } from './answer-key.ts';
+import type { CacheState } from './cache-epochs.ts';
+import type { CacheDeps } from './cache-events.ts';
+import { ignoreCacheEvent } from './cache-events.ts';
+import { CachedAnswer } from './cached-answer.ts';
+import type { AnswerSettings } from './fingerprint.ts';
+import { sha256Bytes, stableJson } from './fingerprint.ts';
+import { cosineWithStored, float32ToBytes } from './float32-bytes.ts';
+import { normalizeQuery } from './normalize-query.ts';
+import { queryGuard } from './query-guard.ts';
+import { createRedisScript } from './redis-script.ts';
+import type { StoreCandidate, StorePolicy, StoreResult } from './store-policy.ts';
+import { prepareForStore } from './store-policy.ts';
+
+/** Tunables of {@link createSemanticCache}. */
+export type SemanticCacheOptions = StorePolicy & {
+  /** Least cosine similarity between question vectors for a reuse. @defaultValue 0.95 */
+  threshold?: number;
+  /** Entries kept per user, generation, epochs and settings; the oldest go first. @defaultValue 200 */
+  maxEntriesPerUser?: number;
+  /** Seconds the entries live after the last store. @defaultValue 86400 */
+  ttlSeconds?: number;
+};
+
+/** Collaborators of {@link createSemanticCache}. */
+export type SemanticCacheDeps = CacheDeps & {
+  /** A 16-character entry id. @defaultValue 8 random bytes in hex */
+  newId?: () => string;
+};
+
+/** Where to look: the user's state, the answer settings, and the question. */
+export type SemanticQuery = {
+  state: CacheState;
+  settings: AnswerSettings;
+  /** The question as asked (its numbers, negations and names are compared exactly). */
+  query: string;
+  /** Embedding of `semanticQueryText(query)`; store and lookup must embed the same way. */
+  vector: Float32Array;
+  /**
+   * Fingerprint of the chunks retrieval returned for this question (`evidenceFingerprint`): an
+   * answer is reused only for a question that would be answered from the very same chunks.
+   */
+  evidenceKey: string;
+};
+
+/** A semantic-cache hit: the earlier answer, marked, with how close the questions were. */
+export type SemanticHit = CachedAnswer & {
+  cache: 'semantic';
+  /** Cosine similarity of the two question vectors. */
+  similarity: number;
+  /** The earlier question, normalized. */
+  matchedQuery: string;
+};
+
+const ID_BYTES = 16;
+const FINGERPRINT_BYTES = 32;
+const EVIDENCE_AT = ID_BYTES;
+const GUARD_AT = EVIDENCE_AT + FINGERPRINT_BYTES;
+const VECTOR_AT = GUARD_AT + FINGERPRINT_BYTES;
+const ENTRY_ID = new RegExp(`^[0-9A-Za-z]{${ID_BYTES}}$`);
+
+// Index entries are binary: id (16 ASCII bytes) | sha256(evidenceKey) | sha256(guard) | float32 LE
+// vector. The script finds an evicted entry's answer by the id at its start.
+const STORE_ENTRY = createRedisScript(`
+-- Adds one semantic-cache entry and evicts the oldest beyond the cap.
+-- KEYS[1] index LIST, newest first; each entry starts with its 16-byte id
+-- KEYS[2] answers HASH, entry id -> answer JSON
+-- ARGV[1] entry id, ARGV[2] index entry, ARGV[3] answer JSON, ARGV[4] most entries kept,
+-- ARGV[5] TTL seconds (set on both keys)
+-- Returns the number of entries evicted.
+redis.call('LPUSH', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local max = tonumber(ARGV[4])
+local evicted = 0
+while redis.call('LLEN', KEYS[1]) > max do
+  local oldest = redis.call('RPOP', KEYS[1])
+  redis.call('HDEL', KEYS[2], string.sub(oldest, 1, ${ID_BYTES}))
+  evicted = evicted + 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return evicted
+`);
+
+function newEntryId(): string {
+  return randomBytes(ID_BYTES / 2).toString('hex');
+}
+
+function fingerprints(query: SemanticQuery): { evidence: Buffer; guard: Buffer } {
+  return {
+    evidence: sha256Bytes(query.evidenceKey),
+    guard: sha256Bytes(stableJson(queryGuard(query.query))),
+  };
+}
+
+// Answers are stored as {q: normalized question, a: CachedAnswer}; anything unreadable is a miss.
+function decodeStoredAnswer(raw: string | null): { matchedQuery: string; answer: CachedAnswer } | undefined {
+  if (raw === null) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as { q?: unknown; a?: unknown };
+    const answer = CachedAnswer.safeParse(parsed.a);
+    return typeof parsed.q === 'string' && answer.success
+      ? { matchedQuery: parsed.q, answer: answer.data }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The semantic answer cache: reuses an earlier answer of the same user, generation, epochs and
+ * settings when the new question's vector is within `threshold` cosine of the earlier one, its
+ * numbers, negations and names are the same ({@link queryGuard}), and retrieval returned the same
+ * chunks. A lookup reads the user's index in one LRANGE (linear in entries, fine at 200) and the
+ * chosen answer in one HGET.
+ *
+ * @example
+ * const [vector] = await embedder.embed([semanticQueryText(query)]);
+ * const hit = await semantic.lookup({ state, settings, query, vector, evidenceKey });
+ */
+export function createSemanticCache(
+  redis: Redis,
+  keys: Keys,
+  options: SemanticCacheOptions = {},
+  deps: SemanticCacheDeps = {},
+) {
+  const threshold = options.threshold ?? 0.95;
+  const maxEntries = options.maxEntriesPerUser ?? 200;
+  const ttlSeconds = options.ttlSeconds ?? 86_400;
+  const onCacheEvent = deps.onCacheEvent ?? ignoreCacheEvent;
+  const now = deps.now ?? Date.now;
+  const newId = deps.newId ?? newEntryId;
+
+  function keysOf(state: CacheState, settings: AnswerSettings) {
+    const scope = semanticScope(state, settings);
+    return {
+      index: keys.semanticIndex(state.userId, state.generation, scope),
+      answers: keys.semanticAnswers(state.userId, state.generation, scope),
+    };
+  }
+
+  function miss(): undefined {
+    onCacheEvent('semantic', 'miss');
+    return undefined;
+  }
+
+  return {
+    /** The closest earlier answer that passes every check, or `undefined`. */
+    async lookup(query: SemanticQuery): Promise<SemanticHit | undefined> {
+      const { index, answers } = keysOf(query.state, query.settings);
+      const entries = await redis.lrangeBuffer(index, 0, -1);
+      const wanted = fingerprints(query);
+      let best: { id: string; similarity: number } | undefined;
+      for (const entry of entries) {
+        if (entry.byteLength < VECTOR_AT) continue;
+        if (!entry.subarray(EVIDENCE_AT, GUARD_AT).equals(wanted.evidence)) continue;
+        if (!entry.subarray(GUARD_AT, VECTOR_AT).equals(wanted.guard)) continue;
+        const similarity = cosineWithStored(query.vector, entry, VECTOR_AT);
+        if (similarity >= threshold && similarity > (best?.similarity ?? -1)) {
+          best = { id: entry.toString('latin1', 0, ID_BYTES), similarity };
+        }
+      }
+      if (!best) return miss();
+      // The entry may have been evicted since the LRANGE; then it is simply a miss.
+      const raw = await redis.hget(answers, best.id);
+      const stored = decodeStoredAnswer(raw);
+      if (!stored) return miss();
+      onCacheEvent('semantic', 'hit');
+      return {
+        ...stored.answer,
+        cache: 'semantic',
+        similarity: best.similarity,
+        matchedQuery: stored.matchedQuery,
+      };
+    },
+
+    /**
+     * Adds an answer under its question's vector, evicting the user's oldest entries beyond the
+     * cap, unless it must not be cached (then the reason is returned and nothing is written).
+     */
+    async store(entry: SemanticQuery & StoreCandidate): Promise<StoreResult> {
+      if (entry.vector.length === 0 || !entry.vector.every(Number.isFinite)) {
+        return { stored: false, reason: 'invalid_vector' };
+      }
+      const prepared = prepareForStore(entry, options, new Date(now()).toISOString());
+      if ('reason' in prepared) return { stored: false, reason: prepared.reason };
+      const id = newId();
+      if (!ENTRY_ID.test(id))
+        throw new RangeError(`an entry id must be ${ID_BYTES} ASCII letters or digits, got ${id}`);
+      const { evidence, guard } = fingerprints(entry);
+      const indexEntry = Buffer.concat([
+        Buffer.from(id, 'latin1'),
+        evidence,
+        guard,
+        float32ToBytes(entry.vector),
+      ]);
+      const answer = JSON.stringify({ q: normalizeQuery(entry.query), a: prepared.value });
+      const { index, answers } = keysOf(entry.state, entry.settings);
+      await STORE_ENTRY.run(redis, [index, answers], [id, indexEntry, answer, maxEntries, ttlSeconds]);
+      onCacheEvent('semantic', 'store');
+      return { stored: true };
+    },
+  };
+}
+
+/** The semantic cache's interface. */
+export type SemanticCache = ReturnType<typeof createSemanticCache>;
