@@ -10,6 +10,7 @@ import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
+import { createUsageRoutes, type UsageRoutesDeps } from './routes/usage.ts';
 
 /** Largest request body, by route: questions are small; a note may carry 100 KB of text. */
 export const BODY_LIMITS = {
@@ -30,7 +31,9 @@ function limitBody(maxSize: number) {
 /** Everything the API needs, built once in `main.ts` (or by a test). */
 export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
   AdminRoutesDeps &
-  NoteRoutesDeps & {
+  NoteRoutesDeps &
+  UsageRoutesDeps & {
+    newId: () => string;
     findKeyOwner: KeyLookup;
     checks: Record<string, ReadinessCheck>;
     metrics: Metrics;
@@ -58,8 +61,10 @@ export function createApp(deps: AppDeps) {
     if (c.req.path.startsWith('/v1/notes')) return next();
     return defaultLimit(c, next);
   });
+  const usage = createUsageRoutes(deps);
   app.use('/v1/admin/*', createAdminAuth(deps.options.adminToken));
   app.route('/v1/admin', createAdminRoutes(deps));
+  app.route('/v1/admin/usage', usage.admin);
 
   const userAuth = createUserAuth(deps.findKeyOwner, { cacheTtlMs: deps.options.keyCacheTtlMs });
   app.use('/v1/queries', userAuth);
@@ -68,5 +73,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/notes', userAuth);
   app.use('/v1/notes/*', userAuth);
   app.route('/v1/notes', createNoteRoutes(deps));
+  app.use('/v1/usage', userAuth);
+  app.route('/v1/usage', usage.user);
   return app;
 }

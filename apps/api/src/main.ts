@@ -1,20 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { ConfigError, loadConfig } from '@assistant/config';
-import { createDb, createNotesRepo, createQueriesRepo, createUsersRepo, runMigrations } from '@assistant/db';
-import {
-  createAnswerQueue,
-  createEventStream,
-  createIndexQueue,
-  createKeys,
-  createNotesGenerations,
-  createRedis,
-  waitForRedis,
-} from '@assistant/queue';
+import { runMigrations } from '@assistant/db';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
-import { createApp } from './app.ts';
+import { buildApi } from './compose.ts';
 
-/** Composition root of the API: every client is built here once and passed in. */
+/** Entry point of an API process: validate config, migrate, build, serve, shut down cleanly. */
 async function main() {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -28,44 +18,10 @@ async function main() {
   }
   const logger = createLogger({ service: 'api', level: config.log.level });
   const metrics = createMetrics('api');
-  const keys = createKeys(config.redis.prefix);
-
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
-  const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
-  const redis = createRedis(config.redis.url, 'command', 'api');
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await waitForRedis(redis);
+  const api = await buildApi(config, { logger, metrics });
 
-  const queue = createAnswerQueue(redis, keys, config.jobs);
-  const events = createEventStream(redis, keys, config.events);
-  const users = createUsersRepo(db.db);
-  const notes = createNotesRepo(db.db);
-  const indexQueue = createIndexQueue(redis, keys, config.jobs);
-
-  const app = createApp({
-    queries: createQueriesRepo(db.db),
-    users,
-    findKeyOwner: (key) => users.findKeyOwner(key),
-    queue,
-    events,
-    notes,
-    indexQueue,
-    generations: createNotesGenerations(redis, keys, (userId) => notes.generation(userId)),
-    openBlocking: () => createRedis(config.redis.url, 'blocking', 'api-tail'),
-    checks: { redis: () => redis.ping(), postgres: () => db.ping() },
-    metrics,
-    logger,
-    newId: randomUUID,
-    now: Date.now,
-    options: {
-      maxWaitSeconds: config.api.maxWaitSeconds,
-      heartbeatMs: config.events.heartbeatMs,
-      adminToken: config.auth.adminToken,
-      keyCacheTtlMs: config.auth.keyCacheTtlMs,
-    },
-  });
-
-  const server = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
+  const server = serve({ fetch: api.app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
     logger.info({ port: info.port, host: config.api.host }, 'api listening');
   });
 
@@ -77,9 +33,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), config.shutdown.graceMs).unref();
     server.close();
     if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();
-    await Promise.allSettled([queue.close(), indexQueue.close()]);
-    redis.disconnect();
-    await db.close().catch(() => {});
+    await api.close();
     clearTimeout(force);
     process.exit(0);
   }

@@ -1,5 +1,5 @@
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { readSse, type SseEvent, type Stack, startStack } from '@assistant/testing';
+import { readSse, type SseEvent, STACK_ADMIN_TOKEN, type Stack, startStack } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The whole system as deployed: a real API process and a real worker process (with the real ONNX
@@ -138,23 +138,43 @@ describe('a question, end to end', () => {
     }
   });
 
-  it('ends with one terminal error when the LLM keeps failing', async () => {
+  it('falls back to the offline extractive answer, labelled, when the LLM keeps failing', async () => {
     fake.update({ failNext: 3, errorKinds: ['server_error'] });
-    const { links } = await ask('This one will fail');
+    const { links } = await ask('This one will fail upstream');
     const res = await fetch(`${api.url}${links.self}?wait=20`, {
       headers: { authorization: `Bearer ${apiKey}` },
     });
-    const view = (await res.json()) as { status: string; error: { code: string } };
+    const view = (await res.json()) as { status: string; model: string; cost_usd: number };
+    expect(view).toMatchObject({ status: 'succeeded', model: 'extractive', cost_usd: 0 });
+  });
+
+  it('ends with exactly one terminal error when the budget cannot cover the question', async () => {
+    const poor = await stack.createUser();
+    const patched = await fetch(`${api.url}/v1/admin/users/${poor.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${STACK_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ limits: { dailyBudgetMicros: 50 } }),
+    });
+    expect(patched.status).toBe(200);
+    const submitted = await fetch(`${api.url}/v1/queries`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${poor.api_key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'An expensive question' }),
+    });
+    expect(submitted.status).toBe(202);
+    const { links } = (await submitted.json()) as { links: { self: string; events: string } };
+    const headers = { authorization: `Bearer ${poor.api_key}` };
+    const view = (await (await fetch(`${api.url}${links.self}?wait=20`, { headers })).json()) as {
+      status: string;
+      error: { code: string };
+    };
     expect(view.status).toBe('failed');
-    expect(view.error.code).toBe('upstream_unavailable');
+    expect(view.error.code).toBe('budget_exceeded');
     const types: string[] = [];
-    await readSse(
-      (await fetch(`${api.url}${links.events}`, { headers: { authorization: `Bearer ${apiKey}` } })).body!,
-      (event) => {
-        types.push(event.event);
-      },
-    );
-    expect(types.filter((t) => t === 'started')).toHaveLength(3); // three attempts
+    await readSse((await fetch(`${api.url}${links.events}`, { headers })).body!, (event) => {
+      types.push(event.event);
+    });
+    expect(types.filter((t) => t === 'started')).toHaveLength(1); // terminal: no retry
     expect(types.filter((t) => t === 'error')).toHaveLength(1);
     expect(types.at(-1)).toBe('error');
   });

@@ -1,61 +1,37 @@
-import { randomUUID } from 'node:crypto';
-import { createDb, createNotesRepo, createQueriesRepo, createUsersRepo } from '@assistant/db';
-import {
-  createAnswerQueue,
-  createEventStream,
-  createIndexQueue,
-  createKeys,
-  createNotesGenerations,
-  createRedis,
-  waitForRedis,
-} from '@assistant/queue';
+import { loadConfig } from '@assistant/config';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { createTestDatabase, createTestRedis } from '@assistant/testing';
-import { type AppDeps, createApp } from './app.ts';
+import { buildApi } from './compose.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 /**
- * The real API app over a test file's own Redis prefix and database, for `app.request(...)`
- * tests. `redisUrl` routes the app's command connection elsewhere (e.g. through a fault proxy).
+ * The real API, composed exactly as `main.ts` does, over a test file's own Redis prefix and
+ * database, for `app.request(...)` tests. `redisUrl` routes the app's Redis connection elsewhere
+ * (e.g. through a fault proxy); `env` adds settings.
  */
-export async function createTestApp(label: string, options: { redisUrl?: string } = {}) {
+export async function createTestApp(
+  label: string,
+  options: { redisUrl?: string; env?: Record<string, string> } = {},
+) {
   const testRedis = await createTestRedis(label);
   const database = await createTestDatabase(label);
-  const db = createDb({ url: database.url, poolSize: 4 });
-  const redis = createRedis(options.redisUrl ?? testRedis.url, 'command', 'api-test');
-  redis.on('error', () => {});
-  await waitForRedis(redis);
-  const keys = createKeys(testRedis.prefix);
-  const queue = createAnswerQueue(redis, keys, { attempts: 3, backoffMs: 100, retentionSeconds: 3600 });
-  const events = createEventStream(redis, keys, { ttlSeconds: 3600 });
-  const users = createUsersRepo(db.db);
-  const notes = createNotesRepo(db.db);
-  const indexQueue = createIndexQueue(redis, keys, { attempts: 3, backoffMs: 100, retentionSeconds: 3600 });
-  const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
-  const blocking: ReturnType<typeof createRedis>[] = [];
-  const deps: AppDeps = {
-    queries: createQueriesRepo(db.db),
-    users,
-    findKeyOwner: (key) => users.findKeyOwner(key),
-    queue,
-    events,
-    notes,
-    indexQueue,
-    generations,
-    openBlocking: () => {
-      const connection = createRedis(testRedis.url, 'blocking', 'api-test-tail');
-      blocking.push(connection);
-      return connection;
-    },
-    checks: { redis: () => redis.ping(), postgres: () => db.ping() },
-    metrics: createMetrics('api'),
+  const config = loadConfig({
+    REDIS_URL: options.redisUrl ?? testRedis.url,
+    REDIS_PREFIX: testRedis.prefix,
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '4',
+    ADMIN_TOKEN,
+    API_KEY_CACHE_TTL_MS: '1000',
+    SSE_HEARTBEAT_MS: '200',
+    JOB_BACKOFF_MS: '100',
+    ...options.env,
+  });
+  const api = await buildApi(config, {
     logger: createLogger({ service: 'api-test', level: 'silent' }),
-    newId: randomUUID,
-    now: Date.now,
-    options: { maxWaitSeconds: 30, heartbeatMs: 200, adminToken: ADMIN_TOKEN, keyCacheTtlMs: 1000 },
-  };
-  const app = createApp(deps);
+    metrics: createMetrics('api'),
+  });
+  const { app } = api;
 
   async function createUser(tier: 'free' | 'premium' | 'internal' = 'free') {
     const res = await app.request('/v1/admin/users', {
@@ -69,24 +45,16 @@ export async function createTestApp(label: string, options: { redisUrl?: string 
 
   return {
     app,
-    deps,
-    queue,
-    indexQueue,
-    generations,
-    events,
-    keys,
-    redis,
+    config,
+    ...api.parts,
     testRedis,
     database,
     createUser,
     async close() {
-      for (const connection of blocking) connection.disconnect();
-      for (const q of [queue, indexQueue]) {
-        await q.queue.obliterate({ force: true }).catch(() => {});
-        await q.close();
+      for (const producer of [api.parts.queue, api.parts.indexQueue, api.parts.costQueue]) {
+        await producer.queue.obliterate({ force: true }).catch(() => {});
       }
-      redis.disconnect();
-      await db.close();
+      await api.close();
       await testRedis.cleanup();
       await database.drop();
     },

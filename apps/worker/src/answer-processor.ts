@@ -1,34 +1,41 @@
-import { AnswerJob, type ErrorCode, type Source } from '@assistant/contracts';
+import { AnswerJob, type ErrorCode } from '@assistant/contracts';
 import type { QueriesRepo } from '@assistant/db';
-import { type GenerateResult, LlmError, type LlmProvider } from '@assistant/llm';
+import type { Admission, Budget, RunSlots } from '@assistant/limits';
+import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
-import { type Job, UnrecoverableError } from 'bullmq';
-import { buildContext } from './pipeline/build-context.ts';
-import { classifyQuery } from './pipeline/classify.ts';
-import { costMicros, type Pricing } from './pipeline/cost.ts';
-import { type Embedder, embedQuery } from './pipeline/embed-query.ts';
-import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AnswerTask } from './answer-pipeline.ts';
+import { TerminalError } from './terminal-error.ts';
 
-/** Collaborators of the answer pipeline, built by the worker's composition root. */
+/** Collaborators of the job lifecycle around the pipeline. */
 export type AnswerProcessorDeps = {
-  queries: Pick<QueriesRepo, 'find' | 'markRunning' | 'markSucceeded' | 'markFailed'>;
+  runPipeline: (task: AnswerTask) => Promise<void>;
+  queries: Pick<QueriesRepo, 'find' | 'markRunning' | 'markFailed'>;
   events: Pick<EventStream, 'append'>;
-  embedder: Embedder;
-  retriever: Retriever;
-  llm: LlmProvider;
-  countTokens: (text: string) => number;
-  pricing: (provider: string, model: string) => Pricing;
+  runSlots: Pick<RunSlots, 'acquire' | 'renew' | 'release'>;
+  admission: Pick<Admission, 'release'>;
+  budget: Pick<Budget, 'settle'>;
+  /** The worker's connection (single-flight markers). */
+  redis: Redis;
   metrics: Metrics;
   logger: Logger;
   now: () => number;
-  options: { maxTokens: number; maxContextTokens: number; topK: number };
+  random: () => number;
+  options: {
+    /** Lease of a per-user run slot; renewed while the job runs. */
+    runSlotLeaseMs: number;
+    /** Base delay before a job held back by the per-user running cap is tried again. @defaultValue 500 */
+    runSlotRetryMs: number;
+  };
 };
 
 /** A terminal failure as stored and published. */
-type Failure = { code: ErrorCode; message: string };
+export type Failure = { code: ErrorCode; message: string };
 
 function toFailure(error: unknown): Failure {
+  if (error instanceof TerminalError) return { code: error.code, message: error.message };
   if (error instanceof LlmError) {
     if (error.kind === 'bad_request')
       return { code: 'upstream_error', message: 'the language model rejected the request' };
@@ -44,130 +51,89 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
-function toSource(source: RetrievedChunk): Source {
-  return { note_id: source.noteId, title: source.title, text: source.text, score: source.score };
-}
+// Deletes a single-flight marker only if it still names this query.
+const DELETE_IF_OWNED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
- * The `answer-query` processor: classify → embed → retrieve → build_context → generate → record,
- * each step timed. Errors steer BullMQ: a bad payload is unrecoverable, transient failures throw
- * for `attempts`/`backoff`, and the last attempt publishes exactly one terminal `error` event
- * (the conditional row update in {@link failQuery} is the arbiter of "exactly one").
+ * The `answer-query` job lifecycle. Takes a per-user run slot (over the cap the job is delayed,
+ * not failed), marks the attempt started, runs the pipeline, and on the last failed attempt
+ * publishes exactly one terminal `error` (the conditional row update in {@link failQuery} is the
+ * arbiter of "exactly one"). Errors steer BullMQ: a bad payload is unrecoverable, transient
+ * failures throw for `attempts`/`backoff`.
  */
 export function createAnswerProcessor(deps: AnswerProcessorDeps) {
-  async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
-    const end = deps.metrics.stepDuration.startTimer({ step: name });
-    try {
-      return await run();
-    } finally {
-      end();
-    }
-  }
-
-  async function answer(queryId: string, userId: string, query: string): Promise<void> {
-    const classification = await step('classify', () => classifyQuery(query));
-    const vector = await step('embed', () => embedQuery(deps.embedder, query));
-    const retrieved = await step('retrieve', () =>
-      deps.retriever.retrieve({ userId, query, vector, limit: deps.options.topK }),
-    );
-    const context = await step('build_context', () =>
-      buildContext(
-        { query, sources: retrieved, classification },
-        { maxContextTokens: deps.options.maxContextTokens, countTokens: deps.countTokens },
-      ),
-    );
-    const sources = context.sources.map(toSource);
-    await deps.events.append(queryId, { type: 'sources', sources });
-
-    const result: GenerateResult = await step('generate', async () => {
-      // Appends are pipelined on one connection: order is kept without a round trip per token.
-      const pending: Promise<string>[] = [];
-      const generated = await deps.llm.generate(
-        { messages: context.messages, query, sources: context.sources, maxTokens: deps.options.maxTokens },
-        (token) => {
-          pending.push(deps.events.append(queryId, { type: 'token', text: token }));
-        },
-      );
-      await Promise.all(pending);
-      return generated;
-    });
-
-    await step('record', async () => {
-      const cost = costMicros(deps.pricing(result.provider, result.model), result.usage);
-      const stored = await deps.queries.markSucceeded(queryId, {
-        answer: result.text,
-        sources,
-        model: result.model,
-        provider: result.provider,
-        promptTokens: result.usage.promptTokens,
-        completionTokens: result.usage.completionTokens,
-        costMicros: cost,
-        truncated: result.truncated,
-      });
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'prompt' },
-        result.usage.promptTokens,
-      );
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'completion' },
-        result.usage.completionTokens,
-      );
-      // Only the attempt that finished the row announces it: a replayed job publishes nothing.
-      if (!stored) return;
-      await deps.events.append(queryId, {
-        type: 'done',
-        result: {
-          answer: result.text,
-          sources,
-          model: result.model,
-          provider: result.provider,
-          usage: {
-            prompt_tokens: result.usage.promptTokens,
-            completion_tokens: result.usage.completionTokens,
-            total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-          },
-          cost_usd: cost / 1e6,
-          truncated: result.truncated,
-        },
-      });
-    });
+  /** Frees what a query held while it was open: its in-flight slot and its single-flight marker. */
+  async function closeQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>): Promise<void> {
+    await Promise.allSettled([
+      deps.admission.release(job.user_id, job.query_id),
+      job.flight_key ? deps.redis.eval(DELETE_IF_OWNED, 1, job.flight_key, job.query_id) : undefined,
+    ]);
   }
 
   /** Marks a query failed and publishes its one terminal event; a no-op if it already finished. */
-  async function failQuery(queryId: string, failure: Failure): Promise<void> {
-    if (await deps.queries.markFailed(queryId, failure)) {
-      await deps.events.append(queryId, { type: 'error', error: failure });
+  async function failQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>, failure: Failure) {
+    if (await deps.queries.markFailed(job.query_id, failure)) {
+      await deps.events.append(job.query_id, { type: 'error', error: failure });
+      // Nothing was spent on a failed answer: release its reservation.
+      await deps.budget
+        .settle({ userId: job.user_id, queryId: job.query_id, actualMicros: 0 })
+        .catch(() => {});
     }
+    await closeQuery(job);
   }
 
-  async function processAnswerJob(job: Job): Promise<void> {
+  async function processAnswerJob(job: Job, token?: string): Promise<void> {
     const parsed = AnswerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid answer job payload: ${parsed.error.message}`);
     const payload = parsed.data;
     const row = await deps.queries.find(payload.query_id);
     if (!row || row.userId !== payload.user_id)
       throw new UnrecoverableError(`unknown query ${payload.query_id}`);
-    if (row.status === 'succeeded' || row.status === 'failed') return; // a replay of a finished job
+    if (row.status === 'succeeded' || row.status === 'failed') {
+      await closeQuery(payload); // a replay of a finished job
+      return;
+    }
+
+    const slotId = job.id ?? payload.query_id;
+    if (!(await deps.runSlots.acquire(payload.user_id, slotId, payload.limits.maxRunning))) {
+      // Over the user's running cap: wait (jittered), without spending an attempt.
+      const delay = deps.options.runSlotRetryMs * (0.5 + deps.random());
+      await job.moveToDelayed(deps.now() + delay, token);
+      throw new DelayedError();
+    }
+    const renew = setInterval(() => {
+      void deps.runSlots.renew(payload.user_id, slotId).catch(() => {});
+    }, deps.options.runSlotLeaseMs / 3);
 
     const attempt = job.attemptsMade + 1;
     const log = deps.logger.child({ queryId: row.id, requestId: payload.request_id, attempt });
     const end = deps.metrics.jobDuration.startTimer({ queue: 'answer-query' });
-    await deps.queries.markRunning(row.id, attempt);
-    await deps.events.append(row.id, { type: 'started', attempt });
     try {
-      await answer(row.id, row.userId, row.query);
+      await deps.queries.markRunning(row.id, attempt);
+      await deps.events.append(row.id, { type: 'started', attempt });
+      await deps.runPipeline({
+        queryId: row.id,
+        userId: row.userId,
+        tier: payload.tier,
+        query: row.query,
+        dailyBudgetMicros: payload.limits.dailyBudgetMicros,
+      });
       end({ outcome: 'succeeded' });
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
+      await closeQuery(payload);
     } catch (error) {
       const final = !isRetryable(error) || attempt >= (job.opts.attempts ?? 1);
       end({ outcome: final ? 'failed' : 'retried' });
       log.warn({ err: error, final }, 'answer attempt failed');
       if (!final) throw error;
-      await failQuery(row.id, toFailure(error));
+      await failQuery(payload, toFailure(error));
       deps.metrics.queryDuration.observe({ outcome: 'failed' }, (deps.now() - payload.enqueued_at) / 1000);
       throw error instanceof UnrecoverableError
         ? error
         : new UnrecoverableError(String((error as Error)?.message));
+    } finally {
+      clearInterval(renew);
+      await deps.runSlots.release(payload.user_id, slotId).catch(() => {});
     }
   }
 

@@ -40,6 +40,14 @@ export const EnvSchema = z
     LLM_PROVIDER: z.enum(['hf', 'endpoint', 'extractive']).optional(),
     // Model id sent to the provider (hf: a hub model id; endpoint: whatever the server expects).
     LLM_MODEL: z.string().min(1).optional(),
+    // A second model on the same provider, tried when the first fails or its breaker is open.
+    LLM_FALLBACK_MODEL: z.string().min(1).optional(),
+    // Circuit breaker: failures within BREAKER_WINDOW_MS that open it.
+    BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
+    // Circuit breaker: the rolling window failures are counted in.
+    BREAKER_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+    // Circuit breaker: how long it stays open before one trial request.
+    BREAKER_OPEN_MS: z.coerce.number().int().min(100).default(30_000),
     // Base URL of an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama) for LLM_PROVIDER=endpoint.
     LLM_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
     // Hugging Face access token for LLM_PROVIDER=hf (also sent to an endpoint if set).
@@ -169,8 +177,14 @@ function shape(env: Env) {
       model: provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]),
       endpointUrl: env.LLM_ENDPOINT_URL,
       hfToken: env.HF_TOKEN,
+      fallbackModel: provider === 'extractive' ? undefined : env.LLM_FALLBACK_MODEL,
       timeoutMs: env.LLM_TIMEOUT_MS,
       maxTokens: env.LLM_MAX_TOKENS,
+      breaker: {
+        failures: env.BREAKER_FAILURES,
+        windowMs: env.BREAKER_WINDOW_MS,
+        openMs: env.BREAKER_OPEN_MS,
+      },
       pricing: {
         inputNanosPerToken: toNanos(env.LLM_PRICE_INPUT_USD),
         outputNanosPerToken: toNanos(env.LLM_PRICE_OUTPUT_USD),
@@ -238,4 +252,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   return shape(parsed.data);
+}
+
+/** Version of the prompt the worker builds; part of every answer-cache key. Bump on prompt changes. */
+export const PROMPT_VARIANT = 'v1';
+
+/**
+ * What an answer depends on besides the question and the notes: the API (cache lookups) and the
+ * worker (cache writes) must agree on it, so it is derived here, once.
+ */
+export function answerSettings(llm: Config['llm']): { provider: string; model: string; prompt: string } {
+  return { provider: llm.provider, model: llm.model, prompt: PROMPT_VARIANT };
 }

@@ -3,7 +3,8 @@ import { Answer, QueryError, Source } from './queries.ts';
 
 /**
  * Events of one query, in the order a client sees them on its Redis Stream and over SSE.
- * A new `started` with a higher `attempt` means the answer restarts: discard earlier tokens.
+ * A `restart`, or a new `started` with a higher `attempt`, means the answer starts over: discard
+ * the tokens received so far.
  * Exactly one terminal event (`done` or `error`) ends every stream.
  */
 export const QueryEvent = z.discriminatedUnion('type', [
@@ -11,6 +12,8 @@ export const QueryEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('started'), attempt: z.number().int().positive() }),
   z.object({ type: z.literal('sources'), sources: z.array(Source) }),
   z.object({ type: z.literal('token'), text: z.string() }),
+  // The answer restarts (a model failed mid-stream and the next one takes over): discard tokens.
+  z.object({ type: z.literal('restart'), reason: z.string() }),
   z.object({ type: z.literal('done'), result: Answer }),
   z.object({ type: z.literal('error'), error: QueryError }),
 ]);

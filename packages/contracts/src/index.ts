@@ -1,7 +1,7 @@
 export { ErrorBody, ErrorCode } from './errors.ts';
 export type { QueryEventType } from './events.ts';
 export { isTerminalEvent, QueryEvent } from './events.ts';
-export { AnswerJob } from './jobs.ts';
+export { AnswerJob, CostJob } from './jobs.ts';
 export {
   IndexNoteJob,
   IndexStatus,
@@ -26,4 +26,5 @@ export {
   SubmitQuery,
   Usage,
 } from './queries.ts';
-export { CreatedUser, CreateUser, Tier } from './users.ts';
+export { UsageParams } from './usage.ts';
+export { CreatedUser, CreateUser, LimitsOverride, Tier, UpdateUser } from './users.ts';

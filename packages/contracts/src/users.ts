@@ -14,3 +14,20 @@ export type CreateUser = z.infer<typeof CreateUser>;
 /** Reply to `POST /v1/admin/users`: the key is shown once and never stored in clear. */
 export const CreatedUser = z.object({ id: z.string(), api_key: z.string(), tier: Tier });
 export type CreatedUser = z.infer<typeof CreatedUser>;
+
+/** A partial override of a tier's limits for one user (money in micro-dollars). */
+export const LimitsOverride = z.strictObject({
+  perMinute: z.number().int().nonnegative().optional(),
+  perHour: z.number().int().nonnegative().optional(),
+  perDay: z.number().int().nonnegative().optional(),
+  dailyBudgetMicros: z.number().int().nonnegative().optional(),
+  maxInFlight: z.number().int().positive().optional(),
+  maxRunning: z.number().int().positive().optional(),
+});
+export type LimitsOverride = z.infer<typeof LimitsOverride>;
+
+/** Body of `PATCH /v1/admin/users/:id`: a new tier and/or limits override (null clears it). */
+export const UpdateUser = z
+  .strictObject({ tier: Tier.optional(), limits: LimitsOverride.nullable().optional() })
+  .refine((body) => body.tier !== undefined || body.limits !== undefined, 'give tier and/or limits');
+export type UpdateUser = z.infer<typeof UpdateUser>;

@@ -2,12 +2,23 @@ export type { ChunksRepo, LexicalHit, NewChunk, StoredChunk } from './chunks-rep
 export { createChunksRepo } from './chunks-repo.ts';
 export type { Database, Db, DbOptions } from './client.ts';
 export { createDb } from './client.ts';
+export type { CostEntry, CostsRepo, DailyUsage } from './costs-repo.ts';
+export { createCostsRepo } from './costs-repo.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
 export type { NoteFields, NotePage, NotesRepo } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
 export type { QueriesRepo, QuerySuccess } from './queries-repo.ts';
 export { createQueriesRepo } from './queries-repo.ts';
 export type { NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
-export { apiKeys, noteChunks, notes, queries, users } from './schema.ts';
+export {
+  apiKeys,
+  costLedger,
+  globalDailyCosts,
+  noteChunks,
+  notes,
+  queries,
+  userApiCosts,
+  users,
+} from './schema.ts';
 export type { KeyOwner, TierName, UsersRepo } from './users-repo.ts';
 export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';

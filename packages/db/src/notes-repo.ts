@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type NoteRow, notes, users } from './schema.ts';
 
@@ -118,6 +118,16 @@ export function createNotesRepo(db: Database) {
         if (rows.length === 0) return undefined;
         return { generation: await bumpGeneration(tx, userId) };
       });
+    },
+
+    /** Current versions of some of this user's notes (deleted ones are absent). */
+    async versions(userId: string, ids: string[]): Promise<Map<string, number>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .select({ id: notes.id, version: notes.version })
+        .from(notes)
+        .where(and(eq(notes.userId, userId), inArray(notes.id, ids)));
+      return new Map(rows.map((row) => [row.id, row.version]));
     },
 
     /** Notes whose indexing is pending since before `olderThan` (for the re-enqueue sweep). */

@@ -12,6 +12,8 @@ export type QuerySuccess = {
   completionTokens: number;
   costMicros: number;
   truncated: boolean;
+  /** Served from a cache (exact or semantic) rather than generated. */
+  cached?: boolean;
 };
 
 /** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */
@@ -48,6 +50,44 @@ export function createQueriesRepo(db: Database) {
         .limit(1);
       if (!existing[0]) throw new Error('idempotent insert found neither a new nor an existing row');
       return { row: existing[0], created: false };
+    },
+
+    /** The query this user submitted with an idempotency key, if any. */
+    async findByIdempotencyKey(userId: string, key: string): Promise<QueryRow | undefined> {
+      const rows = await db
+        .select()
+        .from(queries)
+        .where(and(eq(queries.userId, userId), eq(queries.idempotencyKey, key)))
+        .limit(1);
+      return rows[0];
+    },
+
+    /** Stores a query answered from the cache: born finished. */
+    async insertCached(input: {
+      id: string;
+      userId: string;
+      query: string;
+      requestId: string;
+      idempotencyKey?: string;
+      result: QuerySuccess;
+    }): Promise<QueryRow> {
+      const now = sql`now()`;
+      const rows = await db
+        .insert(queries)
+        .values({
+          id: input.id,
+          userId: input.userId,
+          status: 'succeeded',
+          query: input.query,
+          requestId: input.requestId,
+          idempotencyKey: input.idempotencyKey ?? null,
+          ...input.result,
+          cached: true,
+          startedAt: now,
+          finishedAt: now,
+        })
+        .returning();
+      return rows[0]!;
     },
 
     /** A query of this user, or `undefined` (unknown and foreign ids look the same). */

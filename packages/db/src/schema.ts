@@ -3,10 +3,12 @@ import {
   bigint,
   boolean,
   customType,
+  date,
   index,
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -25,6 +27,8 @@ export const users = pgTable('users', {
   email: text('email'),
   // Bumped on every note change; part of every answer-cache key (kept in Redis too).
   notesGeneration: bigint('notes_generation', { mode: 'number' }).notNull().default(0),
+  // An admin's per-user override of the tier's limits (a partial TierLimits), or null.
+  limitsOverride: jsonb('limits_override').$type<Record<string, number>>(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -133,6 +137,49 @@ export const noteChunks = pgTable(
     index('note_chunks_tsv_idx').using('gin', t.tsv),
   ],
 );
+
+/** One row per answered query (cached or not): what it cost, at which prices. Written once. */
+export const costLedger = pgTable(
+  'cost_ledger',
+  {
+    queryId: text('query_id').primaryKey(),
+    userId: text('user_id').notNull(),
+    // UTC day the cost counts on (the day it was settled).
+    day: date('day', { mode: 'string' }).notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    inputNanosPerToken: integer('input_nanos_per_token').notNull(),
+    outputNanosPerToken: integer('output_nanos_per_token').notNull(),
+    costMicros: bigint('cost_micros', { mode: 'number' }).notNull(),
+    cached: boolean('cached').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('cost_ledger_user_day_idx').on(t.userId, t.day)],
+);
+
+// A function: column builders must not be shared between tables.
+const dailyTotals = () => ({
+  queries: integer('queries').notNull().default(0),
+  cacheHits: integer('cache_hits').notNull().default(0),
+  promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull().default(0),
+  completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull().default(0),
+  costMicros: bigint('cost_micros', { mode: 'number' }).notNull().default(0),
+});
+
+/** Per user and UTC day: sums of the ledger, upserted in the same transaction as each row. */
+export const userApiCosts = pgTable(
+  'user_api_costs',
+  { userId: text('user_id').notNull(), day: date('day', { mode: 'string' }).notNull(), ...dailyTotals() },
+  (t) => [primaryKey({ columns: [t.userId, t.day] }), index('user_api_costs_day_idx').on(t.day)],
+);
+
+/** Per UTC day across all users. */
+export const globalDailyCosts = pgTable('global_daily_costs', {
+  day: date('day', { mode: 'string' }).primaryKey(),
+  ...dailyTotals(),
+});
 
 export type UserRow = typeof users.$inferSelect;
 export type NoteRow = typeof notes.$inferSelect;

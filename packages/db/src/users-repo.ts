@@ -7,7 +7,13 @@ import { apiKeys, users } from './schema.ts';
 export type TierName = 'free' | 'premium' | 'internal';
 
 /** Who an API key belongs to. */
-export type KeyOwner = { userId: string; tier: TierName; keyId: string };
+export type KeyOwner = {
+  userId: string;
+  tier: TierName;
+  keyId: string;
+  /** An admin's per-user override of the tier's limits, or null. */
+  limitsOverride: Record<string, number> | null;
+};
 
 const KEY_PREFIX = 'ask_';
 
@@ -40,10 +46,28 @@ export function createUsersRepo(db: Database) {
       return { id: userId, apiKey, tier: input.tier };
     },
 
+    /** Changes a user's tier and/or limits override (null clears it). `undefined` if no such user. */
+    async updateUser(
+      id: string,
+      change: { tier?: TierName; limitsOverride?: Record<string, number> | null },
+    ): Promise<{ id: string; tier: TierName; limitsOverride: Record<string, number> | null } | undefined> {
+      const rows = await db
+        .update(users)
+        .set(change)
+        .where(eq(users.id, id))
+        .returning({ id: users.id, tier: users.tier, limitsOverride: users.limitsOverride });
+      return rows[0];
+    },
+
     /** The owner of a live key, or `undefined` for an unknown or revoked key. */
     async findKeyOwner(apiKey: string): Promise<KeyOwner | undefined> {
       const rows = await db
-        .select({ userId: users.id, tier: users.tier, keyId: apiKeys.id })
+        .select({
+          userId: users.id,
+          tier: users.tier,
+          keyId: apiKeys.id,
+          limitsOverride: users.limitsOverride,
+        })
         .from(apiKeys)
         .innerJoin(users, eq(users.id, apiKeys.userId))
         .where(and(eq(apiKeys.keyHash, hashApiKey(apiKey)), isNull(apiKeys.revokedAt)))

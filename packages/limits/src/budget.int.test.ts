@@ -171,3 +171,15 @@ describe('expiry and days', () => {
     expect((await budget.reserve(hold('q1', 5 * USD))).ok).toBe(true);
   });
 });
+
+describe('zero-cost answers', () => {
+  it('reserves, releases and settles zero micro-dollars (an offline answer) without error', async () => {
+    const budget = createBudget(t.redis, keys);
+    expect((await budget.reserve(hold('q-zero', 0))).ok).toBe(true);
+    expect(await budget.settle({ userId: 'u1', queryId: 'q-zero', actualMicros: 0 })).toEqual({
+      settled: true,
+      reservedMicros: 0,
+    });
+    expect((await budget.spent('u1')).userMicros).toBe(0);
+  });
+});

@@ -1,12 +1,10 @@
-export type { AnswerQueue, AnswerQueueOptions } from './answer-queue.ts';
-export { createAnswerQueue } from './answer-queue.ts';
 export type { EventStream, EventStreamOptions, StoredEvent } from './event-stream.ts';
 export { createEventStream, STREAM_ID } from './event-stream.ts';
-export type { IndexQueue } from './index-queue.ts';
-export { createIndexQueue } from './index-queue.ts';
 export type { Keys } from './keys.ts';
 export { createKeys, QUEUE_NAMES } from './keys.ts';
 export type { NotesGenerations } from './notes-generation.ts';
 export { createNotesGenerations } from './notes-generation.ts';
+export type { AnswerQueue, CostQueue, IndexQueue, Producer, ProducerOptions } from './producer.ts';
+export { createAnswerQueue, createCostQueue, createIndexQueue, createProducer } from './producer.ts';
 export type { RedisRole } from './redis.ts';
 export { createRedis, waitForRedis } from './redis.ts';

@@ -68,6 +68,8 @@ export function createKeys(prefix: string) {
       `${prefix}:semantic:{${userId}}:${generation}:${scope}:answers`,
     /** One cached embedding (STRING, float32 little-endian) of a text under a model. */
     embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
+    /** The query now answering a question (single-flight): identical asks join it. */
+    singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
     // --- llm resilience (packages/llm) ---
   };
 }

@@ -53,6 +53,36 @@ export function createMetrics(service: string) {
       labelNames: ['provider', 'model', 'direction'] as const,
       registers: [registry],
     }),
+    cacheEvents: new Counter({
+      name: 'assistant_cache_events_total',
+      help: 'Cache lookups and stores by tier (exact, semantic, embedding, context) and outcome (hit, miss, store).',
+      labelNames: ['tier', 'outcome'] as const,
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: 'assistant_llm_breaker_state',
+      help: 'Circuit breaker state per model: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['breaker'] as const,
+      registers: [registry],
+    }),
+    breakerEvents: new Counter({
+      name: 'assistant_llm_breaker_events_total',
+      help: 'Circuit breaker call outcomes per model (success, failure, timeout, rejected, …).',
+      labelNames: ['breaker', 'event'] as const,
+      registers: [registry],
+    }),
+    answersBySource: new Counter({
+      name: 'assistant_answers_total',
+      help: 'Answers by where they came from (primary, secondary, cache, extractive, semantic_cache) and whether truncated.',
+      labelNames: ['source', 'truncated'] as const,
+      registers: [registry],
+    }),
+    costMicros: new Counter({
+      name: 'assistant_llm_cost_micro_usd_total',
+      help: 'LLM spend in micro-dollars by model.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
     sseConnections: new Gauge({
       name: 'assistant_sse_connections',
       help: 'Open server-sent event streams.',

@@ -1,11 +1,24 @@
-import { CreateUser } from '@assistant/contracts';
+import type { CacheEpochs } from '@assistant/cache';
+import { CreateUser, Tier, UpdateUser } from '@assistant/contracts';
 import type { UsersRepo } from '@assistant/db';
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
+import { notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 
 /** Deps of {@link createAdminRoutes}. */
-export type AdminRoutesDeps = { users: Pick<UsersRepo, 'createUserWithKey'> };
+export type AdminRoutesDeps = {
+  users: Pick<UsersRepo, 'createUserWithKey' | 'updateUser'>;
+  epochs: Pick<CacheEpochs, 'purge'>;
+};
+
+/** Body of `POST /v1/admin/cache/purge`. */
+const PurgeBody = z.discriminatedUnion('scope', [
+  z.strictObject({ scope: z.literal('all') }),
+  z.strictObject({ scope: z.literal('user'), user_id: z.string().min(1) }),
+  z.strictObject({ scope: z.literal('tier'), tier: Tier }),
+]);
 
 /** `/v1/admin/*`: behind the admin token. */
 export function createAdminRoutes(deps: AdminRoutesDeps) {
@@ -16,6 +29,29 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
     const created = await deps.users.createUserWithKey(body);
     // The key is returned this once; only its hash is stored.
     return c.json({ id: created.id, api_key: created.apiKey, tier: created.tier }, 201);
+  });
+
+  app.patch('/users/:id', async function updateUser(c) {
+    const body = await readJson(c, UpdateUser);
+    const updated = await deps.users.updateUser(c.req.param('id'), {
+      ...(body.tier ? { tier: body.tier } : {}),
+      ...(body.limits !== undefined ? { limitsOverride: body.limits } : {}),
+    });
+    if (!updated) throw notFound('user');
+    // API processes cache key lookups briefly (API_KEY_CACHE_TTL_MS): changes apply within it.
+    return c.json({ id: updated.id, tier: updated.tier, limits: updated.limitsOverride });
+  });
+
+  app.post('/cache/purge', async function purgeCache(c) {
+    const body = await readJson(c, PurgeBody);
+    const scope =
+      body.scope === 'all'
+        ? ({ scope: 'all' } as const)
+        : body.scope === 'user'
+          ? ({ scope: 'user', userId: body.user_id } as const)
+          : ({ scope: 'tier', tier: body.tier } as const);
+    const result = await deps.epochs.purge(scope);
+    return c.json({ purged: body, epoch: result.epoch });
   });
 
   return app;

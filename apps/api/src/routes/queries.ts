@@ -1,6 +1,7 @@
+import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
-import type { QueriesRepo } from '@assistant/db';
-import type { AnswerQueue, EventStream } from '@assistant/queue';
+import type { KeyOwner, QueriesRepo } from '@assistant/db';
+import type { EventStream } from '@assistant/queue';
 import { STREAM_ID } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { Hono } from 'hono';
@@ -10,18 +11,18 @@ import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, terminalEventFromRow, toQueryView } from '../query-view.ts';
-import { withDeadline } from '../with-deadline.ts';
+import type { QuerySubmitter } from '../submission/submit-query.ts';
 
 /** Deps of {@link createQueryRoutes}. */
 export type QueryRoutesDeps = {
-  queries: Pick<QueriesRepo, 'insertQueued' | 'findOwned' | 'remove'>;
-  queue: Pick<AnswerQueue, 'enqueue'>;
+  queries: Pick<QueriesRepo, 'findOwned'>;
+  submit: QuerySubmitter;
+  limitsOf: (owner: KeyOwner) => TierLimits;
   events: EventStream;
   /** Opens a dedicated connection for one blocking reader; the caller disconnects it. */
   openBlocking: () => Redis;
   metrics: Metrics;
   logger: Logger;
-  newId: () => string;
   now: () => number;
   options: { maxWaitSeconds: number; heartbeatMs: number };
 };
@@ -30,8 +31,6 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const QUERY_ID = /^q_[0-9a-f]{32}$/;
 // Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
 const SSE_RETRY_MS = 2_000;
-// An enqueue that has not finished by then is answered 503: a request never hangs on Redis.
-const ENQUEUE_TIMEOUT_MS = 3_000;
 
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {
@@ -45,7 +44,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
   }
 
   app.post('/', async function submitQuery(c) {
-    const user = c.get('user');
+    const owner = c.get('user');
     const body = await readJson(c, SubmitQuery);
     const idempotencyKey = c.req.header('idempotency-key');
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -53,51 +52,26 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         status: 400,
       });
     }
-    const id = `q_${deps.newId().replaceAll('-', '')}`;
-    const requestId = c.get('requestId');
-    const { row, created } = await deps.queries.insertQueued({
-      id,
-      userId: user.userId,
+    const outcome = await deps.submit({
+      owner,
+      limits: deps.limitsOf(owner),
       query: body.query,
-      requestId,
+      requestId: c.get('requestId'),
       idempotencyKey,
+      bypassCache: /\bno-(store|cache)\b/i.test(c.req.header('cache-control') ?? ''),
+      traceparent: c.req.header('traceparent'),
     });
-    if (!created) {
-      if (row.query !== body.query) {
-        throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different query', {
-          status: 409,
-        });
-      }
-      deps.metrics.queriesSubmitted.inc({ outcome: 'duplicate' });
-      c.header('Idempotent-Replayed', 'true');
-      return c.json({ id: row.id, status: row.status, links: queryLinks(row.id) }, 202);
+    if (outcome.admission?.allowed) {
+      for (const [name, value] of Object.entries(outcome.admission.headers)) c.header(name, value);
     }
-    try {
-      // `queued` goes first so it precedes anything the worker appends.
-      const traceparent = c.req.header('traceparent');
-      const enqueue = async () => {
-        await deps.events.append(id, { type: 'queued', query_id: id });
-        await deps.queue.enqueue({
-          query_id: id,
-          user_id: user.userId,
-          request_id: requestId,
-          trace: traceparent ? { traceparent } : {},
-          enqueued_at: deps.now(),
-        });
-      };
-      await withDeadline(enqueue(), ENQUEUE_TIMEOUT_MS, 'enqueue');
-    } catch (error) {
-      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
-      // same Idempotency-Key starts afresh.
-      await Promise.allSettled([deps.queries.remove(id), deps.events.remove(id)]);
-      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
-        status: 503,
-        retryAfter: 5,
-        cause: error,
-      });
+    if (outcome.kind === 'cached') {
+      deps.metrics.queriesSubmitted.inc({ outcome: 'cached' });
+      return c.json(toQueryView(outcome.row), 200);
     }
-    deps.metrics.queriesSubmitted.inc({ outcome: 'enqueued' });
-    return c.json({ id, status: 'queued' as const, links: queryLinks(id) }, 202);
+    deps.metrics.queriesSubmitted.inc({ outcome: outcome.how });
+    if (outcome.how === 'replayed') c.header('Idempotent-Replayed', 'true');
+    if (outcome.how === 'joined') c.header('X-Joined-Query', 'true');
+    return c.json({ id: outcome.id, status: outcome.status, links: queryLinks(outcome.id) }, 202);
   });
 
   app.get('/:id', async function getQuery(c) {

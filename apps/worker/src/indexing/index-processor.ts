@@ -1,10 +1,10 @@
 import { IndexNoteJob } from '@assistant/contracts';
 import type { ChunksRepo } from '@assistant/db';
+import type { Embedder } from '@assistant/embeddings';
 import { chunkText, vectorToBytes } from '@assistant/embeddings';
 import type { NotesGenerations } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { Embedder } from '../pipeline/embed-query.ts';
 
 /** The tokenizer facts chunking needs. */
 export type ChunkTokenizer = {

@@ -11,12 +11,3 @@ export type RetrievedChunk = SourceText & { chunkId: string; noteVersion: number
  * searched. An interface, so the in-memory matrix, pgvector or an external store can serve.
  */
 export type Retriever = { retrieve(input: RetrieveInput): Promise<RetrievedChunk[]> };
-
-/** A retriever for a deployment without notes: nothing is relevant. */
-export function createEmptyRetriever(): Retriever {
-  return {
-    async retrieve() {
-      return [];
-    },
-  };
-}

@@ -50,7 +50,8 @@ local function budget_prune(hash, zset, expired)
     local amount = tonumber(redis.call('HGET', hash, 'r:' .. query_id))
     if amount then
       redis.call('HDEL', hash, 'r:' .. query_id)
-      redis.call('HINCRBY', hash, 'reserved', -amount)
+      -- `0 - x`, not `-x`: Lua's -0 reaches Redis as "-0", which HINCRBY rejects.
+      redis.call('HINCRBY', hash, 'reserved', 0 - amount)
     end
     redis.call('ZREM', zset, query_id)
   end

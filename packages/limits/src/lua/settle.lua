@@ -41,7 +41,8 @@ for _, scope in ipairs({ { KEYS[1], KEYS[2] }, { KEYS[3], KEYS[4] } }) do
   local held = tonumber(redis.call('HGET', hash, 'r:' .. query_id))
   if held then
     redis.call('HDEL', hash, 'r:' .. query_id)
-    redis.call('HINCRBY', hash, 'reserved', -held)
+    -- `0 - held`, not `-held`: Lua's -0 reaches Redis as "-0", which HINCRBY rejects.
+    redis.call('HINCRBY', hash, 'reserved', 0 - held)
     released = held
   end
   redis.call('ZREM', zset, query_id)

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { createAnswerCache, createCacheEpochs } from '@assistant/cache';
+import { answerSettings, type Config } from '@assistant/config';
+import {
+  createCostsRepo,
+  createDb,
+  createNotesRepo,
+  createQueriesRepo,
+  createUsersRepo,
+} from '@assistant/db';
+import { createAdmission, createBudget } from '@assistant/limits';
+import {
+  createAnswerQueue,
+  createCostQueue,
+  createEventStream,
+  createIndexQueue,
+  createKeys,
+  createNotesGenerations,
+  createRedis,
+  waitForRedis,
+} from '@assistant/queue';
+import type { Logger, Metrics } from '@assistant/telemetry';
+import { createApp } from './app.ts';
+import { limitsFor } from './limits-for.ts';
+import { createQuerySubmitter } from './submission/submit-query.ts';
+
+/**
+ * Builds every client the API uses, once, from validated config, and the app over them. `main.ts`
+ * serves it; tests call it with a config of their own (their Redis prefix and database).
+ */
+export async function buildApi(config: Config, observability: { logger: Logger; metrics: Metrics }) {
+  const { logger, metrics } = observability;
+  const keys = createKeys(config.redis.prefix);
+  const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
+  // No offline queue: with Redis down, requests fail fast (503) instead of hanging.
+  const redis = createRedis(config.redis.url, 'command', 'api');
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await waitForRedis(redis);
+
+  const queue = createAnswerQueue(redis, keys, config.jobs);
+  const indexQueue = createIndexQueue(redis, keys, config.jobs);
+  // Ledger jobs retry for hours: a Postgres outage delays rows, never loses them.
+  const costQueue = createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 });
+  const events = createEventStream(redis, keys, config.events);
+  const users = createUsersRepo(db.db);
+  const notes = createNotesRepo(db.db);
+  const queries = createQueriesRepo(db.db);
+  const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
+  const admission = createAdmission(redis, keys);
+  const epochs = createCacheEpochs(redis, keys, { loadGeneration: (userId) => generations.current(userId) });
+  const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
+  const answerCache = createAnswerCache(redis, keys, {}, { onCacheEvent });
+  const limitsOf = (owner: Parameters<typeof limitsFor>[0]) => limitsFor(owner, config.limits.tiers);
+  const global = {
+    perHour: config.limits.global.perHour,
+    dailyBudgetMicros: config.limits.global.dailyBudgetMicros,
+  };
+
+  const app = createApp({
+    queries,
+    users,
+    findKeyOwner: (key) => users.findKeyOwner(key),
+    submit: createQuerySubmitter({
+      queries,
+      notes,
+      queue,
+      costQueue,
+      events,
+      admission,
+      epochs,
+      answerCache,
+      redis,
+      keys,
+      newId: randomUUID,
+      now: Date.now,
+      settings: answerSettings(config.llm),
+      global,
+    }),
+    limitsOf,
+    events,
+    notes,
+    indexQueue,
+    generations,
+    epochs,
+    costs: createCostsRepo(db.db),
+    admission,
+    budget: createBudget(redis, keys),
+    global,
+    openBlocking: () => createRedis(config.redis.url, 'blocking', 'api-tail'),
+    checks: { redis: () => redis.ping(), postgres: () => db.ping() },
+    metrics,
+    logger,
+    newId: randomUUID,
+    now: Date.now,
+    options: {
+      maxWaitSeconds: config.api.maxWaitSeconds,
+      heartbeatMs: config.events.heartbeatMs,
+      adminToken: config.auth.adminToken,
+      keyCacheTtlMs: config.auth.keyCacheTtlMs,
+    },
+  });
+
+  return {
+    app,
+    parts: { redis, db, keys, queue, indexQueue, costQueue, events, generations, epochs, admission },
+    async close() {
+      await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
+      redis.disconnect();
+      await db.close().catch(() => {});
+    },
+  };
+}
+
+/** What {@link buildApi} returns. */
+export type Api = Awaited<ReturnType<typeof buildApi>>;

@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto';
+import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState } from '@assistant/cache';
+import { normalizeQuery, stableJson } from '@assistant/cache';
+import type { TierLimits } from '@assistant/config';
+import type { CostJob, Source } from '@assistant/contracts';
+import type { KeyOwner, NotesRepo, QueriesRepo, QueryRow } from '@assistant/db';
+import type { Admission, AdmissionResult } from '@assistant/limits';
+import type { AnswerQueue, CostQueue, EventStream, Keys } from '@assistant/queue';
+import type { Redis } from 'ioredis';
+import { AppError } from '../app-error.ts';
+import { withDeadline } from '../with-deadline.ts';
+
+/** Collaborators of {@link createQuerySubmitter}. */
+export type SubmitterDeps = {
+  queries: Pick<QueriesRepo, 'insertQueued' | 'insertCached' | 'findByIdempotencyKey' | 'find' | 'remove'>;
+  notes: Pick<NotesRepo, 'versions'>;
+  queue: Pick<AnswerQueue, 'enqueue'>;
+  costQueue: Pick<CostQueue, 'enqueue'>;
+  events: Pick<EventStream, 'append' | 'remove'>;
+  admission: Pick<Admission, 'admit' | 'release'>;
+  epochs: Pick<CacheEpochs, 'readCacheState'>;
+  answerCache: Pick<AnswerCache, 'get'>;
+  /** The API's command connection (single-flight markers). */
+  redis: Redis;
+  keys: Keys;
+  newId: () => string;
+  now: () => number;
+  settings: AnswerSettings;
+  global: { perHour: number; dailyBudgetMicros: number };
+};
+
+/** One submission as the route hands it over. */
+export type Submission = {
+  owner: KeyOwner;
+  limits: TierLimits;
+  query: string;
+  requestId: string;
+  idempotencyKey?: string;
+  /** `Cache-Control: no-store` (or `no-cache`): skip the answer cache. */
+  bypassCache: boolean;
+  traceparent?: string;
+};
+
+/** What became of a submission. */
+export type SubmitOutcome =
+  | {
+      kind: 'accepted';
+      id: string;
+      status: QueryRow['status'];
+      how: 'enqueued' | 'replayed' | 'joined';
+      admission?: AdmissionResult;
+    }
+  | { kind: 'cached'; row: QueryRow; admission: AdmissionResult };
+
+// A single-flight marker outlives any sane answer; the worker clears it when the query ends.
+const FLIGHT_TTL_SECONDS = 600;
+// Redis steps of a submission get this long before the request is answered 503.
+const REDIS_TIMEOUT_MS = 3_000;
+
+function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError {
+  const messages = {
+    rate_limited: `rate limit reached (${result.limit})`,
+    too_many_in_flight: 'too many questions in flight; wait for one to finish',
+    budget_exceeded: `daily budget spent (${result.limit})`,
+  } as const;
+  return new AppError(result.code, messages[result.code], {
+    status: 429,
+    retryAfter: result.retryAfterSeconds,
+    headers: result.headers,
+    details: { limit: result.limit },
+  });
+}
+
+/** The single-flight key of a question: same user, notes, epochs, settings and normalized text. */
+function flightHash(state: CacheState, query: string, settings: AnswerSettings): string {
+  return createHash('sha256')
+    .update(
+      stableJson({
+        g: state.generation,
+        e: state.epochs,
+        t: state.tier,
+        q: normalizeQuery(query),
+        s: settings,
+      }),
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/**
+ * Admits and places a question: idempotent replay, exact-cache fast path (200 with no job),
+ * admission (one Lua call for every window, the in-flight cap and the budgets), single-flight
+ * (identical questions in flight share one query and one stream), then the queued row, the
+ * `queued` event and the job. Anything not accepted is rolled back, so no question is lost and
+ * none is half-accepted.
+ */
+export function createQuerySubmitter(deps: SubmitterDeps) {
+  async function admit(submission: Submission, queryId: string, counts: 'full' | 'windows-only') {
+    const result = await withDeadline(
+      deps.admission.admit({
+        userId: submission.owner.userId,
+        queryId,
+        limits: submission.limits,
+        global: deps.global,
+        ...(counts === 'windows-only' ? { inFlight: false, budget: false } : {}),
+      }),
+      REDIS_TIMEOUT_MS,
+      'admission',
+    );
+    if (!result.allowed) throw refusal(result);
+    return result;
+  }
+
+  async function answerFromCache(
+    submission: Submission,
+    state: CacheState,
+    id: string,
+  ): Promise<SubmitOutcome | undefined> {
+    const userId = submission.owner.userId;
+    const hit = await deps.answerCache.get({
+      state,
+      query: submission.query,
+      settings: deps.settings,
+      currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
+    });
+    if (!hit) return undefined;
+    const admission = await admit(submission, id, 'windows-only');
+    const row = await deps.queries.insertCached({
+      id,
+      userId,
+      query: submission.query,
+      requestId: submission.requestId,
+      idempotencyKey: submission.idempotencyKey,
+      result: {
+        answer: hit.answer,
+        sources: hit.sources as Source[],
+        model: hit.model,
+        provider: hit.provider,
+        promptTokens: 0,
+        completionTokens: 0,
+        costMicros: 0,
+        truncated: hit.truncated,
+      },
+    });
+    const ledger: CostJob = {
+      query_id: id,
+      user_id: userId,
+      day: new Date(deps.now()).toISOString().slice(0, 10),
+      provider: hit.provider,
+      model: hit.model,
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      input_nanos_per_token: 0,
+      output_nanos_per_token: 0,
+      cost_micros: 0,
+      cached: true,
+    };
+    // The answer is already stored; a ledger job that cannot be queued now is not worth a 503.
+    await withDeadline(deps.costQueue.enqueue(ledger), REDIS_TIMEOUT_MS, 'ledger enqueue').catch(() => {});
+    return { kind: 'cached', row, admission };
+  }
+
+  async function joinInFlight(submission: Submission, flightKey: string): Promise<SubmitOutcome | undefined> {
+    const existingId = await deps.redis.get(flightKey);
+    if (!existingId) return undefined;
+    const existing = await deps.queries.find(existingId);
+    if (!existing || existing.userId !== submission.owner.userId) return undefined;
+    if (existing.status === 'succeeded' || existing.status === 'failed') return undefined;
+    const admission = await admit(submission, existingId, 'windows-only');
+    return { kind: 'accepted', id: existingId, status: existing.status, how: 'joined', admission };
+  }
+
+  return async function submitQuery(submission: Submission): Promise<SubmitOutcome> {
+    const userId = submission.owner.userId;
+    if (submission.idempotencyKey) {
+      const prior = await deps.queries.findByIdempotencyKey(userId, submission.idempotencyKey);
+      if (prior) {
+        if (prior.query !== submission.query) {
+          throw new AppError(
+            'idempotency_key_reused',
+            'this Idempotency-Key was used with a different query',
+            {
+              status: 409,
+            },
+          );
+        }
+        return { kind: 'accepted', id: prior.id, status: prior.status, how: 'replayed' };
+      }
+    }
+
+    const id = `q_${deps.newId().replaceAll('-', '')}`;
+    const state = await withDeadline(
+      deps.epochs.readCacheState(userId, submission.owner.tier),
+      REDIS_TIMEOUT_MS,
+      'cache state',
+    );
+    if (!submission.bypassCache) {
+      const cached = await answerFromCache(submission, state, id);
+      if (cached) return cached;
+    }
+
+    const flightKey = deps.keys.singleFlight(userId, flightHash(state, submission.query, deps.settings));
+    const joined = await joinInFlight(submission, flightKey);
+    if (joined) return joined;
+
+    const admission = await admit(submission, id, 'full');
+    const claimed = await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX');
+    if (claimed === null) {
+      // Lost a race with an identical submit: give the slot back and join the winner.
+      await deps.admission.release(userId, id);
+      const winner = await joinInFlight(submission, flightKey);
+      if (winner) return winner;
+    }
+
+    const { row, created } = await deps.queries.insertQueued({
+      id,
+      userId,
+      query: submission.query,
+      requestId: submission.requestId,
+      idempotencyKey: submission.idempotencyKey,
+    });
+    if (!created) {
+      // The same Idempotency-Key raced in on another request, which placed the query.
+      await Promise.allSettled([deps.admission.release(userId, id), deps.redis.del(flightKey)]);
+      return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
+    }
+    try {
+      await withDeadline(
+        (async () => {
+          // `queued` goes first so it precedes anything the worker appends.
+          await deps.events.append(id, { type: 'queued', query_id: id });
+          await deps.queue.enqueue({
+            query_id: id,
+            user_id: userId,
+            request_id: submission.requestId,
+            tier: submission.owner.tier,
+            limits: {
+              maxRunning: submission.limits.maxRunning,
+              dailyBudgetMicros: submission.limits.dailyBudgetMicros,
+            },
+            flight_key: flightKey,
+            trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
+            enqueued_at: deps.now(),
+          });
+        })(),
+        REDIS_TIMEOUT_MS,
+        'enqueue',
+      );
+    } catch (error) {
+      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
+      // same Idempotency-Key starts afresh.
+      await Promise.allSettled([
+        deps.queries.remove(id),
+        deps.events.remove(id),
+        deps.admission.release(userId, id),
+        deps.redis.del(flightKey),
+      ]);
+      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
+        status: 503,
+        retryAfter: 5,
+        cause: error,
+      });
+    }
+    return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
+  };
+}
+
+/** The submitter's interface. */
+export type QuerySubmitter = ReturnType<typeof createQuerySubmitter>;

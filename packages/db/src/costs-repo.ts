@@ -1,0 +1,127 @@
+import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
+import type { Database } from './client.ts';
+import { costLedger, globalDailyCosts, userApiCosts } from './schema.ts';
+
+/** One ledger entry: a query's tokens, the prices used and the cost in micro-dollars. */
+export type CostEntry = typeof costLedger.$inferInsert & { day: string };
+
+/** A day of totals. */
+export type DailyUsage = {
+  day: string;
+  queries: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+};
+
+function totals(entry: CostEntry) {
+  return {
+    queries: 1,
+    cacheHits: entry.cached ? 1 : 0,
+    promptTokens: entry.promptTokens,
+    completionTokens: entry.completionTokens,
+    costMicros: entry.costMicros,
+  };
+}
+
+function addTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
+  const t = totals(entry);
+  return {
+    queries: sql`${table.queries} + ${t.queries}`,
+    cacheHits: sql`${table.cacheHits} + ${t.cacheHits}`,
+    promptTokens: sql`${table.promptTokens} + ${t.promptTokens}`,
+    completionTokens: sql`${table.completionTokens} + ${t.completionTokens}`,
+    costMicros: sql`${table.costMicros} + ${t.costMicros}`,
+  };
+}
+
+/** The cost ledger and its daily aggregates. */
+export function createCostsRepo(db: Database) {
+  return {
+    /**
+     * Records a query's cost exactly once: the ledger row is unique by query id, and the daily
+     * aggregates move in the same transaction only when the row is new, so a retried job (or a
+     * replayed one after a crash) changes nothing. Returns whether this call recorded it.
+     */
+    async record(entry: CostEntry): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(costLedger)
+          .values(entry)
+          .onConflictDoNothing({ target: costLedger.queryId })
+          .returning({ queryId: costLedger.queryId });
+        if (inserted.length === 0) return false;
+        await tx
+          .insert(userApiCosts)
+          .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
+          .onConflictDoUpdate({
+            target: [userApiCosts.userId, userApiCosts.day],
+            set: addTotals(userApiCosts, entry),
+          });
+        await tx
+          .insert(globalDailyCosts)
+          .values({ day: entry.day, ...totals(entry) })
+          .onConflictDoUpdate({ target: globalDailyCosts.day, set: addTotals(globalDailyCosts, entry) });
+        return true;
+      });
+    },
+
+    /** A user's totals per day in [from, to] (ISO dates), oldest first. */
+    async userUsage(userId: string, from: string, to: string): Promise<DailyUsage[]> {
+      return db
+        .select({
+          day: userApiCosts.day,
+          queries: userApiCosts.queries,
+          cacheHits: userApiCosts.cacheHits,
+          promptTokens: userApiCosts.promptTokens,
+          completionTokens: userApiCosts.completionTokens,
+          costMicros: userApiCosts.costMicros,
+        })
+        .from(userApiCosts)
+        .where(and(eq(userApiCosts.userId, userId), gte(userApiCosts.day, from), lte(userApiCosts.day, to)))
+        .orderBy(userApiCosts.day);
+    },
+
+    /** Global totals per day in [from, to]. */
+    async globalUsage(from: string, to: string): Promise<DailyUsage[]> {
+      return db
+        .select()
+        .from(globalDailyCosts)
+        .where(and(gte(globalDailyCosts.day, from), lte(globalDailyCosts.day, to)))
+        .orderBy(globalDailyCosts.day);
+    },
+
+    /** The users who spent most in [from, to]. */
+    async topUsers(from: string, to: string, limit: number) {
+      const cost = sql<number>`sum(${userApiCosts.costMicros})::bigint`.mapWith(Number);
+      return db
+        .select({
+          userId: userApiCosts.userId,
+          queries: sql<number>`sum(${userApiCosts.queries})::int`.mapWith(Number),
+          cacheHits: sql<number>`sum(${userApiCosts.cacheHits})::int`.mapWith(Number),
+          costMicros: cost,
+        })
+        .from(userApiCosts)
+        .where(and(gte(userApiCosts.day, from), lte(userApiCosts.day, to)))
+        .groupBy(userApiCosts.userId)
+        .orderBy(desc(cost))
+        .limit(limit);
+    },
+
+    /** Ledger sum of a user for a day (for reconciliation against Redis counters). */
+    async ledgerTotal(userId: string, day: string): Promise<{ rows: number; costMicros: number }> {
+      const rows = await db
+        .select({
+          rows: sql<number>`count(*)::int`.mapWith(Number),
+          costMicros: sql<number>`coalesce(sum(${costLedger.costMicros}), 0)::bigint`.mapWith(Number),
+        })
+        .from(costLedger)
+        .where(and(eq(costLedger.userId, userId), eq(costLedger.day, day)));
+      return rows[0] ?? { rows: 0, costMicros: 0 };
+    },
+  };
+}
+
+/** The costs repository's interface. */
+export type CostsRepo = ReturnType<typeof createCostsRepo>;
