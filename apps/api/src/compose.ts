@@ -51,6 +51,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
   const answerCache = createAnswerCache(redis, keys, {}, { onCacheEvent });
   const limitsOf = (owner: Parameters<typeof limitsFor>[0]) => limitsFor(owner, config.limits.tiers);
+  const closing = new AbortController();
   const global = {
     perHour: config.limits.global.perHour,
     dailyBudgetMicros: config.limits.global.dailyBudgetMicros,
@@ -92,6 +93,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     logger,
     newId: randomUUID,
     now: Date.now,
+    closing: closing.signal,
     options: {
       maxWaitSeconds: config.api.maxWaitSeconds,
       heartbeatMs: config.events.heartbeatMs,
@@ -103,6 +105,10 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   return {
     app,
     parts: { redis, db, keys, queue, indexQueue, costQueue, events, generations, epochs, admission },
+    /** Ends open SSE streams (with a reconnect hint) and long-polls; call before closing the server. */
+    beginShutdown() {
+      closing.abort();
+    },
     async close() {
       await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
       redis.disconnect();

@@ -31,8 +31,18 @@ async function main() {
     closing = true;
     logger.info({ signal }, 'api shutting down');
     const force = setTimeout(() => process.exit(1), config.shutdown.graceMs).unref();
-    server.close();
-    if ('closeAllConnections' in server) (server as { closeAllConnections(): void }).closeAllConnections();
+    // Stop accepting, tell streaming clients to reconnect elsewhere, let in-flight requests end.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    api.beginShutdown();
+    const idle = setTimeout(
+      () => {
+        if ('closeAllConnections' in server)
+          (server as { closeAllConnections(): void }).closeAllConnections();
+      },
+      Math.min(2_000, config.shutdown.graceMs / 2),
+    );
+    await closed;
+    clearTimeout(idle);
     await api.close();
     clearTimeout(force);
     process.exit(0);

@@ -46,11 +46,14 @@ import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
 /**
  * Stalled-job recovery: a worker that dies mid-job stops renewing its lock; after `lockDuration`
- * the lock expires and the next stalled check (every `stalledInterval`) puts the job back, to be
- * taken by another worker. A job may stall `maxStalledCount` times before it fails for good.
- * So a crash costs at most lockDuration + stalledInterval (~45 s) before the answer restarts.
+ * (WORKER_LOCK_MS, 30 s) the lock expires and the next stalled check (every
+ * WORKER_STALLED_INTERVAL_MS, 15 s) puts the job back, to be taken by another worker. A job may
+ * stall `maxStalledCount` times before it fails for good. So a crash delays its answers by at
+ * most lock + interval (~45 s by default) before they restart.
  */
-export const STALL_POLICY = { lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 2 } as const;
+function stallPolicy(worker: Config['worker']) {
+  return { lockDuration: worker.lockMs, stalledInterval: worker.stalledIntervalMs, maxStalledCount: 2 };
+}
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -198,7 +201,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     runPipeline,
     queries,
     events: createEventStream(redis, keys, config.events),
-    runSlots: createRunSlots(redis, keys, { leaseMs: STALL_POLICY.lockDuration }),
+    runSlots: createRunSlots(redis, keys, { leaseMs: config.worker.lockMs }),
     admission: createAdmission(redis, keys),
     budget,
     redis,
@@ -206,7 +209,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     logger,
     now: Date.now,
     random: Math.random,
-    options: { runSlotLeaseMs: STALL_POLICY.lockDuration, runSlotRetryMs: 500 },
+    options: { runSlotLeaseMs: config.worker.lockMs, runSlotRetryMs: 500 },
   });
   const indexer = createIndexProcessor({
     chunks,
@@ -225,7 +228,12 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
 
   const workers: Worker[] = [];
-  const bullOptions = { connection: redis, prefix: keys.bullPrefix, autorun: false, ...STALL_POLICY };
+  const bullOptions = {
+    connection: redis,
+    prefix: keys.bullPrefix,
+    autorun: false,
+    ...stallPolicy(config.worker),
+  };
 
   const health = new Hono();
   health.route(

@@ -100,6 +100,10 @@ export const EnvSchema = z
     SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
     // Longest ?wait= a client may ask of GET /v1/queries/:id (seconds).
     MAX_WAIT_SECONDS: z.coerce.number().int().min(0).max(30).default(30),
+    // A job's lock lasts this long; a worker that dies loses its jobs to others after it.
+    WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+    // How often workers look for stalled jobs (locks that expired).
+    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
     // Grace period for in-flight work on SIGTERM.
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
     // Per-tier limit overrides as JSON, merged over the defaults: {"free": {"perMinute": 20}}.
@@ -168,6 +172,8 @@ function shape(env: Env) {
       host: env.HOST,
       concurrency: env.WORKER_CONCURRENCY,
       globalConcurrency: env.QUEUE_GLOBAL_CONCURRENCY,
+      lockMs: env.WORKER_LOCK_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     db: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, migrateOnStart: env.MIGRATE_ON_START },

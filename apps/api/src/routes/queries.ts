@@ -24,6 +24,8 @@ export type QueryRoutesDeps = {
   metrics: Metrics;
   logger: Logger;
   now: () => number;
+  /** Aborted when the process starts shutting down: open streams end with a reconnect hint. */
+  closing: AbortSignal;
   options: { maxWaitSeconds: number; heartbeatMs: number };
 };
 
@@ -80,7 +82,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     let row = await findOwnedOr404(c.req.param('id'), user.userId);
     const waitSeconds = Math.min(params.wait ?? 0, deps.options.maxWaitSeconds);
     if (waitSeconds > 0 && !isFinished(row)) {
-      await waitForTerminal(row.id, waitSeconds * 1000, c.req.raw.signal);
+      await waitForTerminal(row.id, waitSeconds * 1000, AbortSignal.any([c.req.raw.signal, deps.closing]));
       row = (await deps.queries.findOwned(row.id, user.userId)) ?? row;
     }
     return c.json(toQueryView(row));
@@ -135,10 +137,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         }
         deps.metrics.sseConnections.inc();
         const connection = deps.openBlocking();
-        stream.onAbort(() => connection.disconnect());
+        const hangUp = () => connection.disconnect();
+        stream.onAbort(hangUp);
+        deps.closing.addEventListener('abort', hangUp, { once: true });
         try {
           let lastId = resumeFrom;
-          while (!stream.aborted) {
+          while (!stream.aborted && !deps.closing.aborted) {
             const batch = await deps.events.waitAfter(connection, row.id, lastId, deps.options.heartbeatMs);
             if (batch.length === 0) {
               await stream.write(': heartbeat\n\n');
@@ -154,9 +158,18 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
               if (isTerminalEvent(stored.event)) return;
             }
           }
+        } catch (error) {
+          if (!deps.closing.aborted) throw error;
         } finally {
+          deps.closing.removeEventListener('abort', hangUp);
           connection.disconnect();
           deps.metrics.sseConnections.dec();
+        }
+        if (deps.closing.aborted && !stream.aborted) {
+          // Another replica takes the reconnect; Last-Event-ID resumes without a gap.
+          await stream.write(
+            `retry: ${SSE_RETRY_MS}\n: server shutting down, reconnect with Last-Event-ID\n\n`,
+          );
         }
       },
       async function onStreamError(error, stream) {
