@@ -1,4 +1,4 @@
-import type { AnswerCache, AnswerSettings, CacheEpochs, SemanticCache } from '@assistant/cache';
+import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint, semanticQueryText } from '@assistant/cache';
 import type { Answer, Source, Tier } from '@assistant/contracts';
 import type { QueriesRepo } from '@assistant/db';
@@ -7,7 +7,7 @@ import type { Budget } from '@assistant/limits';
 import type { FallbackChain, GenerateResult } from '@assistant/llm';
 import type { CostQueue, EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
-import { buildContext } from './pipeline/build-context.ts';
+import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
@@ -29,6 +29,7 @@ export type AnswerPipelineDeps = {
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
+  contextCache: Pick<ContextCache<Excerpts>, 'get' | 'set'>;
   budget: Pick<Budget, 'reserve' | 'settle'>;
   costQueue: Pick<CostQueue, 'enqueue'>;
   queries: Pick<QueriesRepo, 'markSucceeded'>;
@@ -101,7 +102,16 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const context = await step('build_context', () =>
       buildContext(
         { query, sources: retrieved, classification },
-        { maxContextTokens: deps.options.maxContextTokens, countTokens: deps.countTokens },
+        {
+          maxContextTokens: deps.options.maxContextTokens,
+          countTokens: deps.countTokens,
+          excerpts: {
+            // The block depends on exactly these chunks (ids change with every re-index) and the budget.
+            key: `${deps.options.maxContextTokens}|${retrieved.map((c) => c.chunkId).join(',')}`,
+            get: (key) => deps.contextCache.get(key),
+            set: (key, value) => deps.contextCache.set(key, value),
+          },
+        },
       ),
     );
     const sources = context.sources.map(toSource);

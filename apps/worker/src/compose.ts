@@ -2,6 +2,7 @@ import {
   createAnswerCache,
   createCachedEmbedder,
   createCacheEpochs,
+  createContextCache,
   createEmbeddingCache,
   createSemanticCache,
 } from '@assistant/cache';
@@ -41,6 +42,7 @@ import { createAnswerProcessor } from './answer-processor.ts';
 import { createCostProcessor } from './cost-processor.ts';
 import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
+import type { Excerpts } from './pipeline/build-context.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
 import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
@@ -182,6 +184,10 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
+    contextCache: createContextCache<Excerpts>(
+      { maxBytes: config.retrieval.contextCacheBytes },
+      { onCacheEvent },
+    ),
     budget,
     costQueue: createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 }),
     queries,

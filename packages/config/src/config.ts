@@ -82,6 +82,8 @@ export const EnvSchema = z
     RETRIEVAL_RRF_K: z.coerce.number().int().min(1).max(1000).default(10),
     // Memory for the per-user in-memory vector matrices of one worker, in MiB.
     RETRIEVAL_CACHE_MB: z.coerce.number().int().min(1).default(256),
+    // Memory for assembled prompt contexts in one worker (in-process LRU), in MiB.
+    CONTEXT_CACHE_MB: z.coerce.number().int().min(1).default(100),
     // Word pieces each chunk repeats from the previous one.
     CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(128).default(32),
     // Jobs one worker process runs at once.
@@ -210,6 +212,7 @@ function shape(env: Env) {
       lexicalWeight: env.RETRIEVAL_LEXICAL_WEIGHT,
       rrfK: env.RETRIEVAL_RRF_K,
       cacheBytes: env.RETRIEVAL_CACHE_MB * 1024 * 1024,
+      contextCacheBytes: env.CONTEXT_CACHE_MB * 1024 * 1024,
       overlapTokens: env.CHUNK_OVERLAP_TOKENS,
     },
     jobs: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, estimateTokens } from './build-context.ts';
+import { buildContext, type Excerpts, estimateTokens } from './build-context.ts';
 import { classifyQuery } from './classify.ts';
 
 const source = (n: number, words: number) => ({
@@ -41,5 +41,31 @@ describe('buildContext', () => {
     );
     expect(ctx.messages[1]!.content).toContain('(no relevant notes found)');
     expect(ctx.sources).toEqual([]);
+  });
+
+  it('reuses a cached excerpt block instead of counting tokens again', () => {
+    const store = new Map<string, Excerpts>();
+    let counted = 0;
+    const countTokens = (text: string) => {
+      counted += 1;
+      return estimateTokens(text);
+    };
+    const excerpts = {
+      key: 'k1',
+      get: (k: string) => store.get(k),
+      set: (k: string, v: Excerpts) => store.set(k, v),
+    };
+    const first = buildContext(
+      { query, sources: [source(1, 5)], classification },
+      { maxContextTokens: 100, countTokens, excerpts },
+    );
+    const before = counted;
+    const second = buildContext(
+      { query: 'another question', sources: [source(1, 5)], classification },
+      { maxContextTokens: 100, countTokens, excerpts },
+    );
+    expect(counted).toBe(before);
+    expect(second.sources).toEqual(first.sources);
+    expect(second.messages[1]!.content).toMatch(/Question: another question$/);
   });
 });

@@ -3,6 +3,15 @@ import type { Classification } from './classify.ts';
 
 /** Options of {@link buildContext}. */
 export type BuildContextOptions = {
+  /**
+   * Remembers the excerpt block of a set of chunks (token counting is the costly part), keyed by
+   * the caller's key of everything the block depends on. @defaultValue no cache
+   */
+  excerpts?: {
+    key: string;
+    get(key: string): Excerpts | undefined;
+    set(key: string, value: Excerpts): unknown;
+  };
   /** Token budget for the note excerpts in the prompt. @defaultValue 2000 */
   maxContextTokens: number;
   /** Counts tokens the way the model will (the tokenizer in production). */
@@ -22,6 +31,26 @@ const SYSTEM_PROMPT = [
   'instead of guessing. Be concise.',
 ].join(' ');
 
+/** The numbered excerpt block of a prompt: how many sources fit the budget, and its tokens. */
+export type Excerpts = { text: string; used: number; tokens: number };
+
+function selectExcerpts(sources: SourceText[], options: BuildContextOptions): Excerpts {
+  const parts: string[] = [];
+  let tokens = 0;
+  for (const source of sources) {
+    const excerpt = `[${parts.length + 1}] ${source.title}\n${source.text}`;
+    const cost = options.countTokens(excerpt);
+    if (tokens + cost > options.maxContextTokens) break;
+    parts.push(excerpt);
+    tokens += cost;
+  }
+  return {
+    text: parts.length > 0 ? parts.join('\n\n') : '(no relevant notes found)',
+    used: parts.length,
+    tokens,
+  };
+}
+
 /**
  * Builds the chat messages from the retrieved chunks, best first, stopping at the token budget so
  * the prompt never overflows the model's context. Sources are cited by their position.
@@ -30,25 +59,19 @@ export function buildContext<S extends SourceText>(
   input: { query: string; sources: S[]; classification: Classification },
   options: BuildContextOptions,
 ): Context<S> {
-  const used: S[] = [];
-  const excerpts: string[] = [];
-  let tokens = 0;
-  for (const source of input.sources) {
-    const excerpt = `[${used.length + 1}] ${source.title}\n${source.text}`;
-    const cost = options.countTokens(excerpt);
-    if (tokens + cost > options.maxContextTokens) break;
-    used.push(source);
-    excerpts.push(excerpt);
-    tokens += cost;
+  const cache = options.excerpts;
+  let excerpts = cache?.get(cache.key);
+  if (!excerpts) {
+    excerpts = selectExcerpts(input.sources, options);
+    cache?.set(cache.key, excerpts);
   }
-  const notes = excerpts.length > 0 ? excerpts.join('\n\n') : '(no relevant notes found)';
   return {
     messages: [
       { role: 'system', content: SYSTEM_PROMPT },
-      { role: 'user', content: `Notes:\n${notes}\n\nQuestion: ${input.query}` },
+      { role: 'user', content: `Notes:\n${excerpts.text}\n\nQuestion: ${input.query}` },
     ],
-    sources: used,
-    contextTokens: tokens,
+    sources: input.sources.slice(0, excerpts.used),
+    contextTokens: excerpts.tokens,
   };
 }
 
