@@ -1,5 +1,5 @@
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
-import type { QueriesRepo } from '@assistant/db';
+import { isDatabaseUnavailable, type QueriesRepo } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
@@ -28,6 +28,11 @@ export type AnswerProcessorDeps = {
     runSlotLeaseMs: number;
     /** Base delay before a job held back by the per-user running cap is tried again. @defaultValue 500 */
     runSlotRetryMs: number;
+    /**
+     * While Postgres is unreachable a question waits (its job is delayed, no attempt spent) for
+     * up to this long after it was asked, then fails like any other error. @defaultValue 600000
+     */
+    databaseOutageMaxWaitMs: number;
   };
 };
 
@@ -82,7 +87,26 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     await closeQuery(job);
   }
 
+  /** Puts a job back to wait, without spending an attempt; BullMQ needs the DelayedError thrown. */
+  async function postpone(job: Job, token: string | undefined, baseMs: number): Promise<never> {
+    await job.moveToDelayed(deps.now() + baseMs * (0.5 + deps.random()), token);
+    throw new DelayedError();
+  }
+
   async function processAnswerJob(job: Job, token?: string): Promise<void> {
+    try {
+      await processOnce(job, token);
+    } catch (error) {
+      const enqueuedAt = typeof job.data?.enqueued_at === 'number' ? job.data.enqueued_at : job.timestamp;
+      if (isDatabaseUnavailable(error) && deps.now() - enqueuedAt < deps.options.databaseOutageMaxWaitMs) {
+        deps.logger.warn({ queryId: job.data?.query_id }, 'postgres unreachable: question waits');
+        await postpone(job, token, 2_000);
+      }
+      throw error;
+    }
+  }
+
+  async function processOnce(job: Job, token?: string): Promise<void> {
     const parsed = AnswerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid answer job payload: ${parsed.error.message}`);
     const payload = parsed.data;
@@ -97,9 +121,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const slotId = job.id ?? payload.query_id;
     if (!(await deps.runSlots.acquire(payload.user_id, slotId, payload.limits.maxRunning))) {
       // Over the user's running cap: wait (jittered), without spending an attempt.
-      const delay = deps.options.runSlotRetryMs * (0.5 + deps.random());
-      await job.moveToDelayed(deps.now() + delay, token);
-      throw new DelayedError();
+      await postpone(job, token, deps.options.runSlotRetryMs);
     }
     const renew = setInterval(() => {
       void deps.runSlots.renew(payload.user_id, slotId).catch(() => {});
@@ -122,6 +144,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
       await closeQuery(payload);
     } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error; // the outer handler decides: wait or fail
       const final = !isRetryable(error) || attempt >= (job.opts.attempts ?? 1);
       end({ outcome: final ? 'failed' : 'retried' });
       log.warn({ err: error, final }, 'answer attempt failed');

@@ -179,8 +179,14 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         { logger },
       ),
     countTokens: (text) => model.countTokens(text),
-    pricing: (provider) => (provider === 'extractive' ? noCost : llm.pricing),
-    worstCasePricing: llm.provider === 'extractive' ? noCost : llm.pricing,
+    pricing: (provider, model) => (provider === 'extractive' ? noCost : llm.pricing(model)),
+    worstCasePricing: links.reduce((worst, link) => {
+      const p = llm.pricing(link.provider.model);
+      return {
+        inputNanosPerToken: Math.max(worst.inputNanosPerToken, p.inputNanosPerToken),
+        outputNanosPerToken: Math.max(worst.outputNanosPerToken, p.outputNanosPerToken),
+      };
+    }, noCost),
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
@@ -215,7 +221,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     logger,
     now: Date.now,
     random: Math.random,
-    options: { runSlotLeaseMs: config.worker.lockMs, runSlotRetryMs: 500 },
+    options: { runSlotLeaseMs: config.worker.lockMs, runSlotRetryMs: 500, databaseOutageMaxWaitMs: 600_000 },
   });
   const indexer = createIndexProcessor({
     chunks,

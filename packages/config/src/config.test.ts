@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     expect(config.redis.url).toBe('redis://127.0.0.1:6379/2');
     expect(config.llm.provider).toBe('extractive');
     expect(config.llm.model).toBe('extractive');
-    expect(config.llm.pricing).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
+    expect(config.llm.pricing('any-model')).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
   });
 
   it('names every missing variable', () => {
@@ -68,5 +68,17 @@ describe('loadConfig', () => {
     expect(config.limits.global).toEqual({ perHour: 1000, dailyBudgetMicros: 100_000_000, maxRunning: 100 });
     expect(problemsOf({ ...base, TIERS_JSON: '{"gold": {}}' })[0]).toMatch(/^TIERS_JSON/);
     expect(problemsOf({ ...base, TIERS_JSON: '{oops' })[0]).toMatch(/^TIERS_JSON: must be valid JSON/);
+  });
+
+  it('prices models from LLM_PRICES_JSON, others at the default', () => {
+    const config = loadConfig({
+      ...base,
+      LLM_PRICES_JSON: '{"big": {"input_usd": 0.000001, "output_usd": 0.000003}}',
+    });
+    expect(config.llm.pricing('big')).toEqual({ inputNanosPerToken: 1000, outputNanosPerToken: 3000 });
+    expect(config.llm.pricing('small')).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
+    expect(
+      problemsOf({ ...base, LLM_PRICES_JSON: '{"big": {"input_usd": -1, "output_usd": 0}}' })[0],
+    ).toMatch(/^LLM_PRICES_JSON/);
   });
 });

@@ -42,6 +42,19 @@ export const EnvSchema = z
     LLM_MODEL: z.string().min(1).optional(),
     // A second model on the same provider, tried when the first fails or its breaker is open.
     LLM_FALLBACK_MODEL: z.string().min(1).optional(),
+    // Prices per model as JSON, over the defaults above: {"<model id>": {"input_usd": 1e-7, "output_usd": 3e-7}}.
+    LLM_PRICES_JSON: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string().min(1), z.strictObject({ input_usd: usdPerToken, output_usd: usdPerToken })))
+      .optional(),
     // Circuit breaker: failures within BREAKER_WINDOW_MS that open it.
     BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
     // Circuit breaker: the rolling window failures are counted in.
@@ -193,9 +206,13 @@ function shape(env: Env) {
         windowMs: env.BREAKER_WINDOW_MS,
         openMs: env.BREAKER_OPEN_MS,
       },
-      pricing: {
-        inputNanosPerToken: toNanos(env.LLM_PRICE_INPUT_USD),
-        outputNanosPerToken: toNanos(env.LLM_PRICE_OUTPUT_USD),
+      /** Price of a model in integer nano-dollars per token: its row in LLM_PRICES_JSON, else the default. */
+      pricing: (model: string) => {
+        const row = env.LLM_PRICES_JSON?.[model];
+        return {
+          inputNanosPerToken: toNanos(row?.input_usd ?? env.LLM_PRICE_INPUT_USD),
+          outputNanosPerToken: toNanos(row?.output_usd ?? env.LLM_PRICE_OUTPUT_USD),
+        };
       },
     },
     embeddings: {

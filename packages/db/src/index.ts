@@ -20,5 +20,6 @@ export {
   userApiCosts,
   users,
 } from './schema.ts';
+export { isDatabaseUnavailable } from './unavailable.ts';
 export type { KeyOwner, TierName, UsersRepo } from './users-repo.ts';
 export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';
