@@ -6,6 +6,7 @@ import { AppError } from './app-error.ts';
 import { createErrorHandler } from './error-handler.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
 import { createRequestContext } from './middleware/request-context.ts';
+import { buildOpenApi, renderDocsPage } from './openapi.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
@@ -52,6 +53,10 @@ export function createApp(deps: AppDeps) {
   });
 
   app.route('/', createHealthRoutes({ checks: deps.checks, registry: deps.metrics.registry }));
+  const openApi = buildOpenApi();
+  const docsPage = renderDocsPage(openApi);
+  app.get('/openapi.json', (c) => c.json(openApi));
+  app.get('/docs', (c) => c.html(docsPage));
 
   // The larger limits first: Hono runs every matching middleware, and the first to read wins.
   app.use('/v1/notes/batch', limitBody(BODY_LIMITS.noteBatch));

@@ -26,6 +26,12 @@ export function createMetrics(service: string) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    admissionRefusals: new Counter({
+      name: 'assistant_admission_refusals_total',
+      help: 'Questions refused at admission, by code (rate_limited, too_many_in_flight, budget_exceeded).',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
     jobDuration: new Histogram({
       name: 'assistant_job_duration_seconds',
       help: 'Worker job duration by queue and outcome.',

@@ -54,15 +54,21 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         status: 400,
       });
     }
-    const outcome = await deps.submit({
-      owner,
-      limits: deps.limitsOf(owner),
-      query: body.query,
-      requestId: c.get('requestId'),
-      idempotencyKey,
-      bypassCache: /\bno-(store|cache)\b/i.test(c.req.header('cache-control') ?? ''),
-      traceparent: c.req.header('traceparent'),
-    });
+    const outcome = await deps
+      .submit({
+        owner,
+        limits: deps.limitsOf(owner),
+        query: body.query,
+        requestId: c.get('requestId'),
+        idempotencyKey,
+        bypassCache: /\bno-(store|cache)\b/i.test(c.req.header('cache-control') ?? ''),
+        traceparent: c.req.header('traceparent'),
+      })
+      .catch((error: unknown) => {
+        // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
+        if (error instanceof AppError && error.status === 429) deps.metrics.admissionRefusals.inc({ code: error.code });
+        throw error;
+      });
     if (outcome.admission?.allowed) {
       for (const [name, value] of Object.entries(outcome.admission.headers)) c.header(name, value);
     }
