@@ -5,7 +5,8 @@ describe('the OpenAPI document', () => {
   const doc = buildOpenApi();
 
   it('describes the submit body from the same schema the route validates with', () => {
-    const schema = doc.paths['/v1/queries'].post.requestBody.content['application/json'].schema as {
+    const schema = doc.paths['/v1/queries'].post.requestBody.content['application/json']
+      .schema as unknown as {
       properties: { query: { type: string; maxLength: number } };
       required: string[];
       additionalProperties: boolean;
