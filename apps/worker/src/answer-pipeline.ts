@@ -21,6 +21,7 @@ export type AnswerPipelineDeps = {
   chainFor: (lookup: {
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>;
     query: string;
+    useCache: boolean;
   }) => FallbackChain;
   countTokens: (text: string) => number;
   pricing: (provider: string, model: string) => Pricing;
@@ -48,6 +49,8 @@ export type AnswerTask = {
   tier: Tier;
   query: string;
   dailyBudgetMicros: number;
+  /** `Cache-Control: no-store`: reuse no cached answer and store none. */
+  bypassCache: boolean;
 };
 
 function toSource(chunk: RetrievedChunk): Source {
@@ -123,15 +126,17 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     }));
     const evidenceKey = evidenceFingerprint(evidence);
 
-    const similar = await step('semantic_cache', () =>
-      deps.semanticCache.lookup({
-        state,
-        settings: deps.settings,
-        query,
-        vector: semanticVector!,
-        evidenceKey,
-      }),
-    );
+    const similar = task.bypassCache
+      ? undefined
+      : await step('semantic_cache', () =>
+          deps.semanticCache.lookup({
+            state,
+            settings: deps.settings,
+            query,
+            vector: semanticVector!,
+            evidenceKey,
+          }),
+        );
     if (similar) {
       const answer: Answer = {
         ...similar,
@@ -172,7 +177,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
     const pending: Promise<unknown>[] = [];
     const result = await step('generate', async () => {
-      const generated = await deps.chainFor({ state, query }).generate(
+      const generated = await deps.chainFor({ state, query, useCache: !task.bypassCache }).generate(
         { messages: context.messages, query, sources: context.sources, maxTokens: deps.options.maxTokens },
         (token) => {
           // Pipelined on one connection: order is kept without a round trip per token.
@@ -214,23 +219,22 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         source: result.fallback.source,
         truncated: String(result.truncated),
       });
-      const stored = await finish(task, answer, {
-        costMicros: cost,
-        cached: result.fallback.source === 'cache',
-      });
-      if (!stored || result.fallback.source === 'cache') return;
-      const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
-      await Promise.all([
-        deps.answerCache.set({ state, query, settings: deps.settings, ...candidate }),
-        deps.semanticCache.store({
-          state,
-          settings: deps.settings,
-          query,
-          vector: semanticVector!,
-          evidenceKey,
-          ...candidate,
-        }),
-      ]);
+      // Caches first, `done` last: a client that asks again once it sees `done` finds the answer.
+      if (!task.bypassCache && result.fallback.source !== 'cache') {
+        const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
+        await Promise.all([
+          deps.answerCache.set({ state, query, settings: deps.settings, ...candidate }),
+          deps.semanticCache.store({
+            state,
+            settings: deps.settings,
+            query,
+            vector: semanticVector!,
+            evidenceKey,
+            ...candidate,
+          }),
+        ]);
+      }
+      await finish(task, answer, { costMicros: cost, cached: result.fallback.source === 'cache' });
     });
   };
 

@@ -139,6 +139,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         tier: payload.tier,
         query: row.query,
         dailyBudgetMicros: payload.limits.dailyBudgetMicros,
+        bypassCache: payload.bypass_cache,
       });
       end({ outcome: 'succeeded' });
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);

@@ -152,12 +152,13 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const runPipeline = createAnswerPipeline({
     embedder,
     retriever,
-    chainFor: ({ state, query }) =>
+    chainFor: ({ state, query, useCache }) =>
       createFallbackChain(
         {
           links,
           // Before the offline answer: the same question answered earlier, if still valid.
           cachedAnswer: async () => {
+            if (!useCache) return undefined;
             const hit = await answerCache.get({
               state,
               query,
@@ -239,6 +240,19 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   );
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
 
+  // Queue depth for the backlog alert, read from BullMQ when Prometheus scrapes (any one worker's
+  // figure is the queue's: they all read the same Redis).
+  const depthQueues = [
+    answerQueue,
+    new Queue(QUEUE_NAMES.indexNotes, { connection: redis, prefix: keys.bullPrefix }),
+  ];
+  const queueDepth = async () => {
+    for (const queue of depthQueues) {
+      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
+      for (const [state, count] of Object.entries(counts))
+        metrics.queueJobs.set({ queue: queue.name, state }, count);
+    }
+  };
   const workers: Worker[] = [];
   const bullOptions = {
     connection: redis,
@@ -253,6 +267,8 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     createHealthRoutes({
       registry: metrics.registry,
       checks: { redis: () => redis.ping(), postgres: () => db.ping(), model: async () => modelInfo },
+      beforeScrape: () =>
+        queueDepth().catch((err: unknown) => logger.warn({ err }, 'queue depth unavailable')),
     }),
   );
 
@@ -300,7 +316,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       sweep.stop();
       await Promise.all(workers.map((w) => w.close()));
       for (const breaker of breakers) breaker.close();
-      await Promise.allSettled([answerQueue.close(), indexQueue.close()]);
+      await Promise.allSettled([...depthQueues.map((q) => q.close()), indexQueue.close()]);
       await model.close();
       redis.disconnect();
       await db.close();

@@ -12,6 +12,8 @@ export const AnswerJob = z.strictObject({
     maxRunning: z.number().int().positive(),
     dailyBudgetMicros: z.number().int().nonnegative(),
   }),
+  /** `Cache-Control: no-store`: answer afresh, reuse no cached answer and store none. */
+  bypass_cache: z.boolean().default(false),
   /** The single-flight marker that identical questions join; the worker clears it at the end. */
   flight_key: z.string().optional(),
   /** W3C trace context (traceparent/tracestate) of the submitting request. */

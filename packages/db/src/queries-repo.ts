@@ -72,22 +72,28 @@ export function createQueriesRepo(db: Database) {
       result: QuerySuccess;
     }): Promise<QueryRow> {
       const now = sql`now()`;
-      const rows = await db
-        .insert(queries)
-        .values({
-          id: input.id,
-          userId: input.userId,
-          status: 'succeeded',
-          query: input.query,
-          requestId: input.requestId,
-          idempotencyKey: input.idempotencyKey ?? null,
-          ...input.result,
-          cached: true,
-          startedAt: now,
-          finishedAt: now,
-        })
-        .returning();
-      return rows[0]!;
+      return db.transaction(async (tx) => {
+        // The row is a record of an answer already served (the ledger job carries the figures):
+        // skipping the WAL flush halves a cache hit's latency, at the risk of losing the last
+        // few such rows in a Postgres crash.
+        await tx.execute(sql`set local synchronous_commit to off`);
+        const rows = await tx
+          .insert(queries)
+          .values({
+            id: input.id,
+            userId: input.userId,
+            status: 'succeeded',
+            query: input.query,
+            requestId: input.requestId,
+            idempotencyKey: input.idempotencyKey ?? null,
+            ...input.result,
+            cached: true,
+            startedAt: now,
+            finishedAt: now,
+          })
+          .returning();
+        return rows[0]!;
+      });
     },
 
     /** A query of this user, or `undefined` (unknown and foreign ids look the same). */

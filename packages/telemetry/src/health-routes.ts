@@ -10,6 +10,8 @@ export type HealthRoutesDeps = {
   registry: Registry;
   /** @defaultValue 2000 */
   checkTimeoutMs?: number;
+  /** Refreshes gauges that are read on demand (queue depth) before each scrape. */
+  beforeScrape?: () => Promise<unknown>;
 };
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -72,6 +74,7 @@ export function createHealthRoutes(deps: HealthRoutesDeps) {
     );
   });
   app.get('/metrics', async function metrics(c) {
+    await deps.beforeScrape?.();
     c.header('Content-Type', deps.registry.contentType);
     return c.body(await deps.registry.metrics());
   });

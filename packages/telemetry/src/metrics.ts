@@ -11,7 +11,7 @@ export function createMetrics(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
-  return {
+  const metrics = {
     registry,
     httpRequestDuration: new Histogram({
       name: 'assistant_http_request_duration_seconds',
@@ -94,7 +94,17 @@ export function createMetrics(service: string) {
       help: 'Open server-sent event streams.',
       registers: [registry],
     }),
+    queueJobs: new Gauge({
+      name: 'assistant_queue_jobs',
+      help: 'Jobs per queue and state (waiting, delayed, active, failed), read from BullMQ at scrape time.',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
   };
+  // Known label values start at 0, so `increase()` sees the first refusal of each code.
+  for (const code of ['rate_limited', 'too_many_in_flight', 'budget_exceeded'])
+    metrics.admissionRefusals.inc({ code }, 0);
+  return metrics;
 }
 
 /** The metrics of one process. */

@@ -165,12 +165,14 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     if (!existingId) return undefined;
     const existing = await deps.queries.find(existingId);
     if (!existing || existing.userId !== submission.owner.userId) return undefined;
-    if (existing.status === 'succeeded' || existing.status === 'failed') return undefined;
+    // A leader that already succeeded answered this very question (the key covers the user's
+    // notes generation, the purge epochs and the settings): its answer is the one to share.
+    if (existing.status === 'failed') return undefined;
     const admission = await admit(submission, existingId, 'windows-only');
     return { kind: 'accepted', id: existingId, status: existing.status, how: 'joined', admission };
   }
 
-  return async function submitQuery(submission: Submission): Promise<SubmitOutcome> {
+  return async function submitQuery(submission: Submission, isRetry = false): Promise<SubmitOutcome> {
     const userId = submission.owner.userId;
     if (submission.idempotencyKey) {
       const prior = await deps.queries.findByIdempotencyKey(userId, submission.idempotencyKey);
@@ -204,14 +206,6 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     if (joined) return joined;
 
     const admission = await admit(submission, id, 'full');
-    const claimed = await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX');
-    if (claimed === null) {
-      // Lost a race with an identical submit: give the slot back and join the winner.
-      await deps.admission.release(userId, id);
-      const winner = await joinInFlight(submission, flightKey);
-      if (winner) return winner;
-    }
-
     const { row, created } = await deps.queries.insertQueued({
       id,
       userId,
@@ -221,8 +215,22 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     });
     if (!created) {
       // The same Idempotency-Key raced in on another request, which placed the query.
-      await Promise.allSettled([deps.admission.release(userId, id), deps.redis.del(flightKey)]);
+      await deps.admission.release(userId, id);
       return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
+    }
+    // The row exists before the marker names it, so whoever reads the marker finds the row.
+    const claimed = await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX');
+    if (claimed === null) {
+      // Lost a race with an identical submit: withdraw ours and join the winner.
+      await Promise.allSettled([deps.queries.remove(id), deps.admission.release(userId, id)]);
+      const winner = await joinInFlight(submission, flightKey);
+      if (winner) return winner;
+      // The winner finished in between (its marker is gone): its answer is now in the cache.
+      if (!isRetry) return submitQuery(submission, true);
+      throw new AppError('conflict', 'an identical question is being placed; retry', {
+        status: 409,
+        retryAfter: 1,
+      });
     }
     try {
       await withDeadline(
@@ -239,6 +247,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
               dailyBudgetMicros: submission.limits.dailyBudgetMicros,
             },
             flight_key: flightKey,
+            bypass_cache: submission.bypassCache,
             trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
             enqueued_at: deps.now(),
           });
