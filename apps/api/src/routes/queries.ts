@@ -66,7 +66,8 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
       })
       .catch((error: unknown) => {
         // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
-        if (error instanceof AppError && error.status === 429) deps.metrics.admissionRefusals.inc({ code: error.code });
+        if (error instanceof AppError && error.status === 429)
+          deps.metrics.admissionRefusals.inc({ code: error.code });
         throw error;
       });
     if (outcome.admission?.allowed) {
