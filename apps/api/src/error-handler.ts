@@ -1,25 +1,35 @@
 import type { ErrorBody } from '@assistant/contracts';
+import { isDatabaseUnavailable } from '@assistant/db';
 import type { Logger } from '@assistant/telemetry';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { AppError } from './app-error.ts';
+import { DeadlineError } from './with-deadline.ts';
 
 const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
-/** Errors of Redis or Postgres being unreachable: answered 503, not 500. */
+/** Errors of Redis or Postgres being unreachable (or too slow): answered 503, not 500. */
 function isDependencyDown(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (
-    typeof code === 'string' &&
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|CONNECT_TIMEOUT|CONNECTION_[A-Z_]+)$/.test(code)
-  ) {
-    return true;
+  if (error instanceof DeadlineError || isDatabaseUnavailable(error)) return true;
+  // Walk the cause chain: drizzle and our own wrappers keep the driver's error as `cause`.
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (
+      typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(code)
+    ) {
+      return true;
+    }
+    if (
+      /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|Reached the max retries/.test(
+        e.message,
+      )
+    ) {
+      return true;
+    }
   }
-  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|Reached the max retries/.test(
-    error.message,
-  );
+  return false;
 }
 
 function toAppError(error: unknown): AppError {

@@ -1,7 +1,7 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint, semanticQueryText } from '@assistant/cache';
-import type { Answer, Source, Tier } from '@assistant/contracts';
-import type { QueriesRepo } from '@assistant/db';
+import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
+import type { QueriesRepo, QueryRow } from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import type { FallbackChain, GenerateResult } from '@assistant/llm';
@@ -51,7 +51,21 @@ export type AnswerTask = {
   dailyBudgetMicros: number;
   /** `Cache-Control: no-store`: reuse no cached answer and store none. */
   bypassCache: boolean;
+  /** This run's claim on the query's stream (its job lock token). */
+  owner: string;
+  /** Numbers this run's events in order (1, 2, …), so a re-sent append is written once. */
+  nextSeq: () => number;
+  /** Aborted when this run lost its job (lock not renewed): stops the LLM call. */
+  signal?: AbortSignal;
 };
+
+/** Thrown when another run (a rescuer after a lost lock) owns the query now: stop quietly. */
+export class SupersededError extends Error {
+  constructor(queryId: string) {
+    super(`query ${queryId} is being answered by another run`);
+    this.name = 'SupersededError';
+  }
+}
 
 function toSource(chunk: RetrievedChunk): Source {
   return { note_id: chunk.noteId, title: chunk.title, text: chunk.text, score: chunk.score };
@@ -74,8 +88,55 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     }
   }
 
-  /** Stores the answer and announces it; only the attempt that finished the row publishes `done`. */
-  async function finish(task: AnswerTask, answer: Answer, extra: { costMicros: number; cached: boolean }) {
+  /** Appends as this run; a refusal means another run owns the query now. */
+  async function emit(task: AnswerTask, event: QueryEvent): Promise<void> {
+    const id = await deps.events.append(task.queryId, event, { token: task.owner, seq: task.nextSeq() });
+    if (id === undefined) throw new SupersededError(task.queryId);
+  }
+
+  /**
+   * The side effects of a succeeded row, each idempotent: settle the budget (once per query),
+   * the ledger job (one per query), and the `done` event (refused once the stream has ended).
+   * Run after the row is stored, and again by a replay after a crash, so none is ever lost.
+   */
+  async function announceSucceeded(
+    row: QueryRow,
+    pricing: Pricing,
+    owner?: Pick<AnswerTask, 'owner' | 'nextSeq'>,
+  ): Promise<void> {
+    const cost = row.costMicros ?? 0;
+    await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
+    const answer = answerOfRow(row);
+    await deps.costQueue.enqueue({
+      query_id: row.id,
+      user_id: row.userId,
+      day: utcDay((row.finishedAt ?? new Date(deps.now())).getTime()),
+      provider: answer.provider,
+      model: answer.model,
+      prompt_tokens: answer.usage.prompt_tokens,
+      completion_tokens: answer.usage.completion_tokens,
+      input_nanos_per_token: row.cached ? 0 : pricing.inputNanosPerToken,
+      output_nanos_per_token: row.cached ? 0 : pricing.outputNanosPerToken,
+      cost_micros: cost,
+      cached: row.cached,
+    });
+    await deps.events.append(
+      row.id,
+      { type: 'done', result: answer },
+      owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined,
+    );
+  }
+
+  /**
+   * Stores the answer (only the run that moves the row from running to succeeded goes on), then
+   * writes the caches (before `done`: a client that asks again on `done` finds the answer) and
+   * announces it.
+   */
+  async function finish(
+    task: AnswerTask,
+    answer: Answer,
+    extra: { costMicros: number; cached: boolean; pricing: Pricing; cache?: () => Promise<unknown> },
+  ): Promise<void> {
     const stored = await deps.queries.markSucceeded(task.queryId, {
       answer: answer.answer,
       sources: answer.sources,
@@ -87,11 +148,12 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       truncated: answer.truncated,
       cached: extra.cached,
     });
-    if (stored) await deps.events.append(task.queryId, { type: 'done', result: answer });
-    return stored;
+    if (!stored) return;
+    await extra.cache?.();
+    await announceSucceeded(stored, extra.pricing, task);
   }
 
-  return async function runAnswerPipeline(task: AnswerTask): Promise<void> {
+  async function runAnswerPipeline(task: AnswerTask): Promise<void> {
     const { queryId, userId, query } = task;
     const state = await deps.epochs.readCacheState(userId, task.tier);
     const classification = await step('classify', () => classifyQuery(query));
@@ -118,7 +180,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       ),
     );
     const sources = context.sources.map(toSource);
-    await deps.events.append(queryId, { type: 'sources', sources });
+    await emit(task, { type: 'sources', sources });
     const evidence = context.sources.map((s) => ({
       noteId: s.noteId,
       chunkId: s.chunkId,
@@ -143,10 +205,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
         cost_usd: 0,
       };
-      await deps.events.append(queryId, { type: 'token', text: answer.answer });
-      await enqueueCost(task, answer, 0, true, { inputNanosPerToken: 0, outputNanosPerToken: 0 });
+      await emit(task, { type: 'token', text: answer.answer });
       deps.metrics.answersBySource.inc({ source: 'semantic_cache', truncated: String(answer.truncated) });
-      await finish(task, answer, { costMicros: 0, cached: true });
+      await finish(task, answer, { costMicros: 0, cached: true, pricing: FREE });
       return;
     }
 
@@ -178,15 +239,25 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const pending: Promise<unknown>[] = [];
     const result = await step('generate', async () => {
       const generated = await deps.chainFor({ state, query, useCache: !task.bypassCache }).generate(
-        { messages: context.messages, query, sources: context.sources, maxTokens: deps.options.maxTokens },
+        {
+          messages: context.messages,
+          query,
+          sources: context.sources,
+          maxTokens: deps.options.maxTokens,
+          signal: task.signal,
+        },
         (token) => {
           // Pipelined on one connection: order is kept without a round trip per token.
-          pending.push(deps.events.append(queryId, { type: 'token', text: token }));
+          const appended = emit(task, { type: 'token', text: token });
+          // Observed here, awaited below: a failed append must not be an unhandled rejection
+          // (which would end the process) before Promise.all reaches it.
+          appended.catch(() => {});
+          pending.push(appended);
         },
         {
           onRestart: async (notice) => {
             await Promise.all(pending);
-            await deps.events.append(queryId, {
+            await emit(task, {
               type: 'restart',
               reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
             });
@@ -198,14 +269,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     });
 
     await step('record', async () => {
-      const pricing =
-        result.fallback.source === 'cache'
-          ? { inputNanosPerToken: 0, outputNanosPerToken: 0 }
-          : deps.pricing(result.provider, result.model);
+      const cached = result.fallback.source === 'cache';
+      const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
       const cost = costMicros(pricing, result.usage);
-      await deps.budget.settle({ userId, queryId, actualMicros: cost });
       const answer = toAnswer(result, sources, cost);
-      await enqueueCost(task, answer, cost, result.fallback.source === 'cache', pricing);
       deps.metrics.costMicros.inc({ model: result.model }, cost);
       deps.metrics.llmTokens.inc(
         { provider: result.provider, model: result.model, direction: 'prompt' },
@@ -219,46 +286,59 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         source: result.fallback.source,
         truncated: String(result.truncated),
       });
-      // Caches first, `done` last: a client that asks again once it sees `done` finds the answer.
-      if (!task.bypassCache && result.fallback.source !== 'cache') {
-        const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
-        await Promise.all([
-          deps.answerCache.set({ state, query, settings: deps.settings, ...candidate }),
-          deps.semanticCache.store({
-            state,
-            settings: deps.settings,
-            query,
-            vector: semanticVector!,
-            evidenceKey,
-            ...candidate,
-          }),
-        ]);
-      }
-      await finish(task, answer, { costMicros: cost, cached: result.fallback.source === 'cache' });
-    });
-  };
-
-  async function enqueueCost(
-    task: AnswerTask,
-    answer: Answer,
-    cost: number,
-    cached: boolean,
-    pricing: Pricing,
-  ) {
-    await deps.costQueue.enqueue({
-      query_id: task.queryId,
-      user_id: task.userId,
-      day: utcDay(deps.now()),
-      provider: answer.provider,
-      model: answer.model,
-      prompt_tokens: answer.usage.prompt_tokens,
-      completion_tokens: answer.usage.completion_tokens,
-      input_nanos_per_token: pricing.inputNanosPerToken,
-      output_nanos_per_token: pricing.outputNanosPerToken,
-      cost_micros: cost,
-      cached,
+      const cacheable = !task.bypassCache && !cached;
+      const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
+      await finish(task, answer, {
+        costMicros: cost,
+        cached,
+        pricing,
+        cache: cacheable
+          ? () =>
+              Promise.all([
+                deps.answerCache.set({ state, query, settings: deps.settings, ...candidate }),
+                deps.semanticCache.store({
+                  state,
+                  settings: deps.settings,
+                  query,
+                  vector: semanticVector!,
+                  evidenceKey,
+                  ...candidate,
+                }),
+              ])
+          : undefined,
+      });
     });
   }
+
+  return {
+    run: runAnswerPipeline,
+    /** Completes the side effects of a query a crashed run had already stored. */
+    async reconcile(row: QueryRow): Promise<void> {
+      if (row.status === 'succeeded') {
+        await announceSucceeded(
+          row,
+          row.provider && row.model ? deps.pricing(row.provider, row.model) : FREE,
+        );
+      }
+    },
+  };
+}
+
+const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
+
+/** The `done` payload of a stored answer. */
+function answerOfRow(row: QueryRow): Answer {
+  const prompt = row.promptTokens ?? 0;
+  const completion = row.completionTokens ?? 0;
+  return {
+    answer: row.answer ?? '',
+    sources: row.sources as Source[],
+    model: row.model ?? 'unknown',
+    provider: row.provider ?? 'unknown',
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    cost_usd: (row.costMicros ?? 0) / 1e6,
+    truncated: row.truncated,
+  };
 }
 
 function toAnswer(result: GenerateResult, sources: Source[], cost: number): Answer {

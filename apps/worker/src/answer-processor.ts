@@ -1,17 +1,21 @@
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
-import { isDatabaseUnavailable, type QueriesRepo } from '@assistant/db';
+import { isDatabaseUnavailable, type QueriesRepo, type QueryRow } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AnswerTask } from './answer-pipeline.ts';
+import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
 
 /** Collaborators of the job lifecycle around the pipeline. */
 export type AnswerProcessorDeps = {
-  runPipeline: (task: AnswerTask) => Promise<void>;
+  pipeline: {
+    run: (task: AnswerTask) => Promise<void>;
+    /** Completes what a crashed run left undone for a finished row (budget, ledger, `done`). */
+    reconcile: (row: QueryRow) => Promise<void>;
+  };
   queries: Pick<QueriesRepo, 'find' | 'markRunning' | 'markFailed'>;
   events: Pick<EventStream, 'append'>;
   runSlots: Pick<RunSlots, 'acquire' | 'renew' | 'release'>;
@@ -93,9 +97,9 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     throw new DelayedError();
   }
 
-  async function processAnswerJob(job: Job, token?: string): Promise<void> {
+  async function processAnswerJob(job: Job, token?: string, signal?: AbortSignal): Promise<void> {
     try {
-      await processOnce(job, token);
+      await processOnce(job, token, signal);
     } catch (error) {
       const enqueuedAt = typeof job.data?.enqueued_at === 'number' ? job.data.enqueued_at : job.timestamp;
       if (isDatabaseUnavailable(error) && deps.now() - enqueuedAt < deps.options.databaseOutageMaxWaitMs) {
@@ -106,7 +110,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     }
   }
 
-  async function processOnce(job: Job, token?: string): Promise<void> {
+  async function processOnce(job: Job, token?: string, signal?: AbortSignal): Promise<void> {
     const parsed = AnswerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid answer job payload: ${parsed.error.message}`);
     const payload = parsed.data;
@@ -114,7 +118,15 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     if (!row || row.userId !== payload.user_id)
       throw new UnrecoverableError(`unknown query ${payload.query_id}`);
     if (row.status === 'succeeded' || row.status === 'failed') {
-      await closeQuery(payload); // a replay of a finished job
+      // A replay of a finished job (say the worker died after storing the answer): finish what
+      // that run could not. Every step is idempotent.
+      if (row.status === 'succeeded') await deps.pipeline.reconcile(row);
+      else
+        await deps.events.append(row.id, {
+          type: 'error',
+          error: { code: (row.errorCode ?? 'internal_error') as ErrorCode, message: row.errorMessage ?? '' },
+        });
+      await closeQuery(payload);
       return;
     }
 
@@ -132,19 +144,31 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const end = deps.metrics.jobDuration.startTimer({ queue: 'answer-query' });
     try {
       await deps.queries.markRunning(row.id, attempt);
-      await deps.events.append(row.id, { type: 'started', attempt });
-      await deps.runPipeline({
+      // This run claims the stream: a run that lost its lock can no longer write to it.
+      const owner = token ?? `${slotId}:${attempt}:${deps.now()}`;
+      let seq = 0;
+      await deps.events.append(row.id, { type: 'started', attempt }, { token: owner, claim: true, seq });
+      await deps.pipeline.run({
         queryId: row.id,
         userId: row.userId,
         tier: payload.tier,
         query: row.query,
         dailyBudgetMicros: payload.limits.dailyBudgetMicros,
         bypassCache: payload.bypass_cache,
+        owner,
+        nextSeq: () => ++seq,
+        signal,
       });
       end({ outcome: 'succeeded' });
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
       await closeQuery(payload);
     } catch (error) {
+      if (error instanceof SupersededError) {
+        // Another run took this job over after our lock lapsed; it will finish the query.
+        log.warn('superseded by another run; stopping');
+        end({ outcome: 'superseded' });
+        return;
+      }
       if (isDatabaseUnavailable(error)) throw error; // the outer handler decides: wait or fail
       const final = !isRetryable(error) || attempt >= (job.opts.attempts ?? 1);
       end({ outcome: final ? 'failed' : 'retried' });

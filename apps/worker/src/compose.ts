@@ -71,6 +71,9 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const redis = createRedis(config.redis.url, 'worker', 'worker');
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   await waitForRedis(redis);
+  const eventsRedis = createRedis(config.redis.url, 'events', 'worker-events');
+  eventsRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (events) connection error'));
+  const events = createEventStream(eventsRedis, keys, config.events);
 
   // The model is loaded once and kept warm for the life of the process.
   const modelStarted = performance.now();
@@ -149,7 +152,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
 
-  const runPipeline = createAnswerPipeline({
+  const pipeline = createAnswerPipeline({
     embedder,
     retriever,
     chainFor: ({ state, query, useCache }) =>
@@ -198,7 +201,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     budget,
     costQueue: createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 }),
     queries,
-    events: createEventStream(redis, keys, config.events),
+    events,
     metrics,
     now: Date.now,
     settings,
@@ -211,9 +214,9 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   });
 
   const processor = createAnswerProcessor({
-    runPipeline,
+    pipeline,
     queries,
-    events: createEventStream(redis, keys, config.events),
+    events,
     runSlots: createRunSlots(redis, keys, { leaseMs: config.worker.lockMs }),
     admission: createAdmission(redis, keys),
     budget,
@@ -292,6 +295,11 @@ export async function buildWorker(config: Config, observability: { logger: Logge
             .catch((err: unknown) => logger.error({ err }, 'could not record a failed query'));
         }
       });
+      // A job whose lock could not be renewed now belongs to whichever worker takes it next: stop
+      // its LLM call (the stream guard already refuses this run's appends).
+      answers.on('lockRenewalFailed', (jobIds) => {
+        for (const id of jobIds) answers.cancelJob(id, 'lock lost');
+      });
       const index = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
         ...bullOptions,
         concurrency: 2,
@@ -319,6 +327,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       await Promise.allSettled([...depthQueues.map((q) => q.close()), indexQueue.close()]);
       await model.close();
       redis.disconnect();
+      eventsRedis.disconnect();
       await db.close();
     },
   };

@@ -125,14 +125,14 @@ export function createQueriesRepo(db: Database) {
         .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`));
     },
 
-    /** Stores the answer; returns false if the query had already finished (a replayed job). */
-    async markSucceeded(id: string, result: QuerySuccess): Promise<boolean> {
+    /** Stores the answer; returns the row, or `undefined` if it had already finished (a replayed job). */
+    async markSucceeded(id: string, result: QuerySuccess): Promise<QueryRow | undefined> {
       const rows = await db
         .update(queries)
         .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
         .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
-        .returning({ id: queries.id });
-      return rows.length > 0;
+        .returning();
+      return rows[0];
     },
 
     /** Stores a terminal error; returns false if the query had already finished. */

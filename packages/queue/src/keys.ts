@@ -20,6 +20,8 @@ export function createKeys(prefix: string) {
     bullPrefix: `${prefix}:bull`,
     /** Redis Stream of one query's events. The hash tag keeps it on one slot in a cluster. */
     events: (queryId: string) => `${prefix}:events:{${queryId}}`,
+    /** The job token of the run that may append to a query's stream (same slot as the stream). */
+    eventsOwner: (queryId: string) => `${prefix}:events-owner:{${queryId}}`,
     /** Pattern that matches every key of this prefix (for tests and purges, never on a hot path). */
     all: () => `${prefix}:*`,
     /** Counter bumped on every note change of a user; part of every answer-cache key. */

@@ -5,10 +5,11 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `command`: request paths (API). Fails fast when Redis is down (no offline queue), so a
  *   request gets a 503 instead of hanging.
  * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`.
+ * - `events`: a worker's appends to event streams (see below).
  * - `blocking`: one short-lived connection per tailing reader (XREAD BLOCK). No command timeout
  *   (a block outlasts it), but a command still fails after one failed reconnect.
  */
-export type RedisRole = 'command' | 'worker' | 'blocking';
+export type RedisRole = 'command' | 'worker' | 'blocking' | 'events';
 
 const roleOptions: Record<RedisRole, RedisOptions> = {
   command: {
@@ -19,6 +20,10 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
   },
   worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
   blocking: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
+  // A worker's event appends: wait out an outage; commands in flight when the connection
+  // dropped are re-sent (ioredis would otherwise leave their promises pending forever), and the
+  // append script drops a re-sent duplicate by its sequence number.
+  events: { maxRetriesPerRequest: null },
 };
 
 /**

@@ -1,8 +1,18 @@
 export type { TestDatabase } from './database.ts';
 export { createTestDatabase } from './database.ts';
 export { testServers, uniqueName } from './env.ts';
+export { mapConcurrent } from './map-concurrent.ts';
 export type { ServiceProcess } from './processes.ts';
 export { startService } from './processes.ts';
+export { sampleValue, scrapeMetric } from './prometheus.ts';
+export type {
+  AttemptSummary,
+  QueryClient,
+  QueryEventRecord,
+  QueryView,
+  SubmitResponse,
+} from './query-client.ts';
+export { createQueryClient, readStoredEvents, summarizeAttempts } from './query-client.ts';
 export type { RateLimitItem } from './rate-limit-fields.ts';
 export { parseRateLimitField } from './rate-limit-fields.ts';
 export type { TestRedis } from './redis.ts';
