@@ -27,6 +27,7 @@ export function toQueryView(row: QueryRow): QueryView {
     usage: usageOf(row),
     cost_usd: row.costMicros === null ? null : row.costMicros / 1e6,
     cached: row.cached,
+    fallback: (row.fallback as QueryView['fallback']) ?? null,
     error: row.errorCode ? { code: row.errorCode as never, message: row.errorMessage ?? '' } : null,
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,
@@ -59,6 +60,7 @@ export function terminalEventFromRow(row: QueryRow): QueryEvent {
       usage: view.usage,
       cost_usd: view.cost_usd ?? 0,
       truncated: row.truncated,
+      ...(view.fallback ? { fallback: view.fallback } : {}),
     },
   };
 }

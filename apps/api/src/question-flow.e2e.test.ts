@@ -144,8 +144,13 @@ describe('a question, end to end', () => {
     const res = await fetch(`${api.url}${links.self}?wait=20`, {
       headers: { authorization: `Bearer ${apiKey}` },
     });
-    const view = (await res.json()) as { status: string; model: string; cost_usd: number };
+    const view = (await res.json()) as { status: string; model: string; cost_usd: number; fallback: unknown };
     expect(view).toMatchObject({ status: 'succeeded', model: 'extractive', cost_usd: 0 });
+    // The answer records which source answered and why the model before it did not.
+    expect(view.fallback).toEqual({
+      source: 'extractive',
+      attempts: [{ provider: 'endpoint', model: 'fake-model', outcome: 'failed', reason: 'upstream_error' }],
+    });
   });
 
   it('ends with exactly one terminal error when the budget cannot cover the question', async () => {

@@ -4,7 +4,7 @@ import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
 import type { QueriesRepo, QueryRow } from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
-import type { FallbackChain, GenerateResult } from '@assistant/llm';
+import type { FallbackChain, FallbackResult } from '@assistant/llm';
 import type { CostQueue, EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
@@ -147,6 +147,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       costMicros: extra.costMicros,
       truncated: answer.truncated,
       cached: extra.cached,
+      fallback: answer.fallback ?? null,
     });
     if (!stored) return;
     await extra.cache?.();
@@ -338,11 +339,27 @@ function answerOfRow(row: QueryRow): Answer {
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
     cost_usd: (row.costMicros ?? 0) / 1e6,
     truncated: row.truncated,
+    ...(row.fallback ? { fallback: row.fallback as Answer['fallback'] } : {}),
   };
 }
 
-function toAnswer(result: GenerateResult, sources: Source[], cost: number): Answer {
+function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answer {
+  const { source, attempts, usedFallback } = result.fallback;
   return {
+    // Recorded only when a fallback was involved: which source answered, why the others did not.
+    ...(usedFallback || source !== 'primary'
+      ? {
+          fallback: {
+            source,
+            attempts: attempts.map((a) => ({
+              provider: a.provider,
+              model: a.model,
+              outcome: a.outcome,
+              reason: a.reason,
+            })),
+          },
+        }
+      : {}),
     answer: result.text,
     sources,
     model: result.model,

@@ -16,6 +16,7 @@ export {
 } from './notes.ts';
 export {
   Answer,
+  FallbackInfo,
   GetQueryParams,
   MAX_QUERY_CHARS,
   QueryError,

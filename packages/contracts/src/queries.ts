@@ -39,6 +39,15 @@ export type Usage = z.infer<typeof Usage>;
 export const QueryError = z.object({ code: ErrorCode, message: z.string() });
 export type QueryError = z.infer<typeof QueryError>;
 
+/** How an answer was reached: which source answered, and why earlier models did not. */
+export const FallbackInfo = z.object({
+  source: z.string(),
+  attempts: z.array(
+    z.object({ provider: z.string(), model: z.string(), outcome: z.string(), reason: z.string() }),
+  ),
+});
+export type FallbackInfo = z.infer<typeof FallbackInfo>;
+
 /** The finished answer: carried by the `done` event and stored on the query. */
 export const Answer = z.object({
   answer: z.string(),
@@ -48,6 +57,7 @@ export const Answer = z.object({
   usage: Usage,
   cost_usd: z.number().nonnegative(),
   truncated: z.boolean(),
+  fallback: FallbackInfo.optional(),
 });
 export type Answer = z.infer<typeof Answer>;
 
@@ -62,6 +72,7 @@ export const QueryView = z.object({
   usage: Usage.nullable(),
   cost_usd: z.number().nullable(),
   cached: z.boolean(),
+  fallback: FallbackInfo.nullable(),
   error: QueryError.nullable(),
   created_at: z.string(),
   started_at: z.string().nullable(),

@@ -14,6 +14,8 @@ export type QuerySuccess = {
   truncated: boolean;
   /** Served from a cache (exact or semantic) rather than generated. */
   cached?: boolean;
+  /** How the answer was reached, when a fallback was involved. */
+  fallback?: { source: string; attempts: unknown[] } | null;
 };
 
 /** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */

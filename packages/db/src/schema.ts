@@ -71,6 +71,8 @@ export const queries = pgTable(
     costMicros: bigint('cost_micros', { mode: 'number' }),
     cached: boolean('cached').notNull().default(false),
     truncated: boolean('truncated').notNull().default(false),
+    // Which source answered and why earlier models were skipped (null: the first model did).
+    fallback: jsonb('fallback').$type<{ source: string; attempts: unknown[] }>(),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),
