@@ -71,11 +71,21 @@ const DELETE_IF_OWNED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return re
  * failures throw for `attempts`/`backoff`.
  */
 export function createAnswerProcessor(deps: AnswerProcessorDeps) {
-  /** Frees what a query held while it was open: its in-flight slot and its single-flight marker. */
-  async function closeQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>): Promise<void> {
+  /**
+   * Frees what a query held while it was open: its in-flight slot, and, if it failed, its
+   * single-flight marker. A succeeded query keeps its marker until the marker's TTL: an identical
+   * question that checked the answer cache a moment before the answer was written then still
+   * joins this query instead of starting a second one.
+   */
+  async function closeQuery(
+    job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>,
+    outcome: 'succeeded' | 'failed',
+  ): Promise<void> {
     await Promise.allSettled([
       deps.admission.release(job.user_id, job.query_id),
-      job.flight_key ? deps.redis.eval(DELETE_IF_OWNED, 1, job.flight_key, job.query_id) : undefined,
+      job.flight_key && outcome === 'failed'
+        ? deps.redis.eval(DELETE_IF_OWNED, 1, job.flight_key, job.query_id)
+        : undefined,
     ]);
   }
 
@@ -88,7 +98,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         .settle({ userId: job.user_id, queryId: job.query_id, actualMicros: 0 })
         .catch(() => {});
     }
-    await closeQuery(job);
+    await closeQuery(job, 'failed');
   }
 
   /** Puts a job back to wait, without spending an attempt; BullMQ needs the DelayedError thrown. */
@@ -126,7 +136,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
           type: 'error',
           error: { code: (row.errorCode ?? 'internal_error') as ErrorCode, message: row.errorMessage ?? '' },
         });
-      await closeQuery(payload);
+      await closeQuery(payload, row.status);
       return;
     }
 
@@ -161,7 +171,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       });
       end({ outcome: 'succeeded' });
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
-      await closeQuery(payload);
+      await closeQuery(payload, 'succeeded');
     } catch (error) {
       if (error instanceof SupersededError) {
         // Another run took this job over after our lock lapsed; it will finish the query.

@@ -52,8 +52,10 @@ export type SubmitOutcome =
     }
   | { kind: 'cached'; row: QueryRow; admission: AdmissionResult };
 
-// A single-flight marker outlives any sane answer; the worker clears it when the query ends.
+// A single-flight marker outlives any sane answer; a failed query's worker clears it, a
+// succeeded one's expires (late identical asks join the answered query meanwhile).
 const FLIGHT_TTL_SECONDS = 600;
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 // Redis steps of a submission get this long before the request is answered 503.
 const REDIS_TIMEOUT_MS = 3_000;
 
@@ -201,9 +203,14 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       if (cached) return cached;
     }
 
-    const flightKey = deps.keys.singleFlight(userId, flightHash(state, submission.query, deps.settings));
-    const joined = await joinInFlight(submission, flightKey);
-    if (joined) return joined;
+    // `no-store` asks for a fresh answer: it neither joins another query nor lets others join it.
+    const flightKey = submission.bypassCache
+      ? undefined
+      : deps.keys.singleFlight(userId, flightHash(state, submission.query, deps.settings));
+    if (flightKey) {
+      const joined = await joinInFlight(submission, flightKey);
+      if (joined) return joined;
+    }
 
     const admission = await admit(submission, id, 'full');
     const { row, created } = await deps.queries.insertQueued({
@@ -219,14 +226,19 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
     }
     // The row exists before the marker names it, so whoever reads the marker finds the row.
-    const claimed = await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX');
-    if (claimed === null) {
+    const claimed = flightKey ? await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX') : 'OK';
+    if (flightKey && claimed === null) {
       // Lost a race with an identical submit: withdraw ours and join the winner.
       await Promise.allSettled([deps.queries.remove(id), deps.admission.release(userId, id)]);
       const winner = await joinInFlight(submission, flightKey);
       if (winner) return winner;
-      // The winner finished in between (its marker is gone): its answer is now in the cache.
-      if (!isRetry) return submitQuery(submission, true);
+      if (!isRetry) {
+        // The marker names a query nobody can join (it failed, or its enqueue was rolled back):
+        // clear it, if it still names that query, and place ours afresh.
+        const stale = await deps.redis.get(flightKey);
+        if (stale) await deps.redis.eval(DELETE_IF_EQUAL, 1, flightKey, stale);
+        return submitQuery(submission, true);
+      }
       throw new AppError('conflict', 'an identical question is being placed; retry', {
         status: 409,
         retryAfter: 1,
@@ -262,7 +274,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         deps.queries.remove(id),
         deps.events.remove(id),
         deps.admission.release(userId, id),
-        deps.redis.del(flightKey),
+        flightKey ? deps.redis.eval(DELETE_IF_EQUAL, 1, flightKey, id) : undefined,
       ]);
       throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
         status: 503,
