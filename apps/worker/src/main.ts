@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '@assistant/config';
+import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
@@ -6,16 +6,7 @@ import { buildWorker } from './compose.ts';
 
 /** Entry point of a worker process: validate config, warm the model, consume, shut down cleanly. */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(78);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(process.env);
   const logger = createLogger({ service: 'worker', level: config.log.level });
   const metrics = createMetrics('worker');
   if (config.db.migrateOnStart) await runMigrations(config.db.url);

@@ -7,6 +7,16 @@ const bool = z
 
 const usdPerToken = z.coerce.number().min(0).max(1);
 
+/** A variable holding JSON: parsed, then validated by the schema it is piped into. */
+const jsonText = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+    return z.NEVER;
+  }
+});
+
 /**
  * The environment the service reads, one variable per line. `.env.example` mirrors it.
  * Only this module reads `process.env`; apps call {@link loadConfig} once in `main.ts`.
@@ -43,16 +53,7 @@ export const EnvSchema = z
     // A second model on the same provider, tried when the first fails or its breaker is open.
     LLM_FALLBACK_MODEL: z.string().min(1).optional(),
     // Prices per model as JSON, over the defaults above: {"<model id>": {"input_usd": 1e-7, "output_usd": 3e-7}}.
-    LLM_PRICES_JSON: z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-          return z.NEVER;
-        }
-      })
+    LLM_PRICES_JSON: jsonText
       .pipe(z.record(z.string().min(1), z.strictObject({ input_usd: usdPerToken, output_usd: usdPerToken })))
       .optional(),
     // Circuit breaker: failures within BREAKER_WINDOW_MS that open it.
@@ -122,18 +123,7 @@ export const EnvSchema = z
     // Grace period for in-flight work on SIGTERM.
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
     // Per-tier limit overrides as JSON, merged over the defaults: {"free": {"perMinute": 20}}.
-    TIERS_JSON: z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-          return z.NEVER;
-        }
-      })
-      .pipe(TiersOverride)
-      .optional(),
+    TIERS_JSON: jsonText.pipe(TiersOverride).optional(),
     // Queries admitted per rolling hour across all users.
     GLOBAL_QUERIES_PER_HOUR: z.coerce.number().int().nonnegative().default(1000),
     // LLM spend allowed per UTC day across all users, in USD.
@@ -289,4 +279,20 @@ export const PROMPT_VARIANT = 'v1';
  */
 export function answerSettings(llm: Config['llm']): { provider: string; model: string; prompt: string } {
   return { provider: llm.provider, model: llm.model, prompt: PROMPT_VARIANT };
+}
+
+/**
+ * {@link loadConfig} for an app's `main.ts`: on a bad environment, prints every problem and exits
+ * with EX_CONFIG (78) before any connection opens.
+ */
+export function loadConfigOrExit(env: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78);
+    }
+    throw error;
+  }
 }

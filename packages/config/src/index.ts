@@ -1,4 +1,11 @@
 export type { Config } from './config.ts';
-export { answerSettings, ConfigError, EnvSchema, loadConfig, PROMPT_VARIANT } from './config.ts';
+export {
+  answerSettings,
+  ConfigError,
+  EnvSchema,
+  loadConfig,
+  loadConfigOrExit,
+  PROMPT_VARIANT,
+} from './config.ts';
 export type { TierName } from './tiers.ts';
 export { defaultTiers, mergeTiers, TierLimits } from './tiers.ts';
