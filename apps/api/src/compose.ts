@@ -10,6 +10,7 @@ import {
 } from '@assistant/db';
 import { createAdmission, createBudget } from '@assistant/limits';
 import {
+  connectRedis,
   createAnswerQueue,
   createCostQueue,
   createEventStream,
@@ -17,7 +18,6 @@ import {
   createKeys,
   createNotesGenerations,
   createRedis,
-  waitForRedis,
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { createApp } from './app.ts';
@@ -33,9 +33,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const keys = createKeys(config.redis.prefix);
   const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
   // No offline queue: with Redis down, requests fail fast (503) instead of hanging.
-  const redis = createRedis(config.redis.url, 'command', 'api');
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await waitForRedis(redis);
+  const redis = await connectRedis(config.redis.url, 'command', 'api', logger);
 
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const indexQueue = createIndexQueue(redis, keys, config.jobs);

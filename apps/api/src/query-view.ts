@@ -1,4 +1,4 @@
-import type { QueryEvent, QueryView, Source, Usage } from '@assistant/contracts';
+import type { QueryView, Source, Usage } from '@assistant/contracts';
 import type { QueryRow } from '@assistant/db';
 
 /** Links a client follows for a query. */
@@ -39,28 +39,4 @@ export function toQueryView(row: QueryRow): QueryView {
 /** Whether a query has reached `succeeded` or `failed`. */
 export function isFinished(row: QueryRow): boolean {
   return row.status === 'succeeded' || row.status === 'failed';
-}
-
-/**
- * The terminal event of a finished query, rebuilt from its row. Used when its event stream has
- * expired (streams live a day; rows live on), so a late SSE client still gets an ending.
- */
-export function terminalEventFromRow(row: QueryRow): QueryEvent {
-  const view = toQueryView(row);
-  if (row.status === 'failed' || !view.usage) {
-    return { type: 'error', error: view.error ?? { code: 'internal_error', message: 'query failed' } };
-  }
-  return {
-    type: 'done',
-    result: {
-      answer: view.answer ?? '',
-      sources: view.sources,
-      model: view.model ?? 'unknown',
-      provider: row.provider ?? 'unknown',
-      usage: view.usage,
-      cost_usd: view.cost_usd ?? 0,
-      truncated: row.truncated,
-      ...(view.fallback ? { fallback: view.fallback } : {}),
-    },
-  };
 }

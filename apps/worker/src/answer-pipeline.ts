@@ -1,7 +1,7 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint, semanticQueryText } from '@assistant/cache';
 import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
-import type { QueriesRepo, QueryRow } from '@assistant/db';
+import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import type { FallbackChain, FallbackResult } from '@assistant/llm';
@@ -106,7 +106,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
     await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
-    const answer = answerOfRow(row);
+    const done = terminalEventOf(row);
+    if (done?.type !== 'done') return;
+    const answer = done.result;
     await deps.costQueue.enqueue({
       query_id: row.id,
       user_id: row.userId,
@@ -120,11 +122,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       cost_micros: cost,
       cached: row.cached,
     });
-    await deps.events.append(
-      row.id,
-      { type: 'done', result: answer },
-      owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined,
-    );
+    await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
   }
 
   /**
@@ -326,22 +324,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 }
 
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
-
-/** The `done` payload of a stored answer. */
-function answerOfRow(row: QueryRow): Answer {
-  const prompt = row.promptTokens ?? 0;
-  const completion = row.completionTokens ?? 0;
-  return {
-    answer: row.answer ?? '',
-    sources: row.sources as Source[],
-    model: row.model ?? 'unknown',
-    provider: row.provider ?? 'unknown',
-    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
-    cost_usd: (row.costMicros ?? 0) / 1e6,
-    truncated: row.truncated,
-    ...(row.fallback ? { fallback: row.fallback as Answer['fallback'] } : {}),
-  };
-}
 
 function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answer {
   const { source, attempts, usedFallback } = result.fallback;

@@ -1,5 +1,5 @@
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
-import { isDatabaseUnavailable, type QueriesRepo, type QueryRow } from '@assistant/db';
+import { isDatabaseUnavailable, type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
@@ -131,11 +131,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       // A replay of a finished job (say the worker died after storing the answer): finish what
       // that run could not. Every step is idempotent.
       if (row.status === 'succeeded') await deps.pipeline.reconcile(row);
-      else
-        await deps.events.append(row.id, {
-          type: 'error',
-          error: { code: (row.errorCode ?? 'internal_error') as ErrorCode, message: row.errorMessage ?? '' },
-        });
+      else await deps.events.append(row.id, terminalEventOf(row)!);
       await closeQuery(payload, row.status);
       return;
     }

@@ -25,14 +25,13 @@ import {
   type FallbackLink,
 } from '@assistant/llm';
 import {
+  connectRedis,
   createCostQueue,
   createEventStream,
   createIndexQueue,
   createKeys,
   createNotesGenerations,
-  createRedis,
   QUEUE_NAMES,
-  waitForRedis,
 } from '@assistant/queue';
 import { createHealthRoutes, type Logger, type Metrics } from '@assistant/telemetry';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -68,11 +67,8 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const { logger, metrics } = observability;
   const keys = createKeys(config.redis.prefix);
   const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
-  const redis = createRedis(config.redis.url, 'worker', 'worker');
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  await waitForRedis(redis);
-  const eventsRedis = createRedis(config.redis.url, 'events', 'worker-events');
-  eventsRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (events) connection error'));
+  const redis = await connectRedis(config.redis.url, 'worker', 'worker', logger);
+  const eventsRedis = await connectRedis(config.redis.url, 'events', 'worker-events', logger);
   const events = createEventStream(eventsRedis, keys, config.events);
 
   // The model is loaded once and kept warm for the life of the process.
@@ -245,10 +241,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
 
   // Queue depth for the backlog alert, read from BullMQ when Prometheus scrapes (any one worker's
   // figure is the queue's: they all read the same Redis).
-  const depthQueues = [
-    answerQueue,
-    new Queue(QUEUE_NAMES.indexNotes, { connection: redis, prefix: keys.bullPrefix }),
-  ];
+  const depthQueues = [answerQueue, indexQueue.queue];
   const queueDepth = async () => {
     for (const queue of depthQueues) {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
@@ -324,7 +317,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       sweep.stop();
       await Promise.all(workers.map((w) => w.close()));
       for (const breaker of breakers) breaker.close();
-      await Promise.allSettled([...depthQueues.map((q) => q.close()), indexQueue.close()]);
+      await Promise.allSettled([answerQueue.close(), indexQueue.close()]);
       await model.close();
       redis.disconnect();
       eventsRedis.disconnect();

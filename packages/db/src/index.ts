@@ -20,6 +20,7 @@ export {
   userApiCosts,
   users,
 } from './schema.ts';
+export { terminalEventOf } from './terminal-event.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 export type { KeyOwner, TierName, UsersRepo } from './users-repo.ts';
 export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';

@@ -7,4 +7,4 @@ export { createNotesGenerations } from './notes-generation.ts';
 export type { AnswerQueue, CostQueue, IndexQueue, Producer, ProducerOptions } from './producer.ts';
 export { createAnswerQueue, createCostQueue, createIndexQueue, createProducer } from './producer.ts';
 export type { RedisRole } from './redis.ts';
-export { createRedis, waitForRedis } from './redis.ts';
+export { connectRedis, createRedis, waitForRedis } from './redis.ts';

@@ -57,3 +57,21 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
     redis.on('ready', onReady);
   });
 }
+
+/**
+ * Opens a connection for a role, logs its connection errors (ioredis reconnects by itself), and
+ * resolves once it is ready: what each app's composition root does for every connection it owns.
+ */
+export async function connectRedis(
+  url: string,
+  role: RedisRole,
+  name: string,
+  logger: { warn(fields: Record<string, unknown>, message: string): void },
+): Promise<Redis> {
+  const redis = createRedis(url, role, name);
+  redis.on('error', (err: Error) =>
+    logger.warn({ err: err.message, connection: name }, 'redis connection error'),
+  );
+  await waitForRedis(redis);
+  return redis;
+}

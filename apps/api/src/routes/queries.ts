@@ -1,6 +1,6 @@
 import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
-import type { KeyOwner, QueriesRepo } from '@assistant/db';
+import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
 import type { EventStream } from '@assistant/queue';
 import { STREAM_ID } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
-import { isFinished, queryLinks, terminalEventFromRow, toQueryView } from '../query-view.ts';
+import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
 import { withDeadline } from '../with-deadline.ts';
 
@@ -144,7 +144,8 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
       async function relayEvents(stream) {
         await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
         if (expired) {
-          const event = terminalEventFromRow(row);
+          // An expired stream of a finished query: its ending, rebuilt from the row.
+          const event = terminalEventOf(row)!;
           await stream.writeSSE({ id: '0-1', event: event.type, data: JSON.stringify(event) });
           return;
         }

@@ -74,8 +74,3 @@ export function buildContext<S extends SourceText>(
     contextTokens: excerpts.tokens,
   };
 }
-
-/** A rough token count (words and punctuation) for when no tokenizer is loaded. */
-export function estimateTokens(text: string): number {
-  return text.match(/\w+|[^\s\w]/g)?.length ?? 0;
-}
