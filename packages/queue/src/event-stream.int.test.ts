@@ -1,0 +1,216 @@
+import type { TestRedis } from '@assistant/testing';
+import { createTestRedis } from '@assistant/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventStream } from './event-stream.ts';
+import { createEventStream } from './event-stream.ts';
+import type { Keys } from './keys.ts';
+import { createKeys } from './keys.ts';
+
+const TTL_SECONDS = 600;
+
+let t: TestRedis;
+let keys: Keys;
+let stream: EventStream;
+let counter = 0;
+
+beforeAll(async () => {
+  t = await createTestRedis('event-stream');
+  keys = createKeys(t.prefix);
+  stream = createEventStream(t.redis, keys, { ttlSeconds: TTL_SECONDS });
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+/** A query id of one test's own, so tests share no stream. */
+function newQueryId(): string {
+  counter += 1;
+  return `q_${counter}`;
+}
+
+async function types(queryId: string): Promise<string[]> {
+  return (await stream.readAfter(queryId, '0')).map((stored) => stored.event.type);
+}
+
+describe('createEventStream: the guarded append', () => {
+  it('returns the new entry id, and readAfter gives the event back under it', async () => {
+    const queryId = newQueryId();
+    const id = await stream.append(queryId, { type: 'queued', query_id: queryId });
+    expect(id).toMatch(/^\d+-\d+$/);
+    expect(await stream.readAfter(queryId, '0')).toEqual([
+      { id, event: { type: 'queued', query_id: queryId } },
+    ]);
+  });
+
+  it('refuses an append by a run whose token does not own the stream', async () => {
+    const queryId = newQueryId();
+    expect(
+      await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 }),
+    ).toBeDefined();
+    expect(
+      await stream.append(queryId, { type: 'token', text: 'from B' }, { token: 'B', seq: 2 }),
+    ).toBeUndefined();
+    expect(
+      await stream.append(queryId, { type: 'token', text: 'from A' }, { token: 'A', seq: 2 }),
+    ).toBeDefined();
+    expect((await stream.readAfter(queryId, '0')).map((stored) => stored.event)).toEqual([
+      { type: 'started', attempt: 1 },
+      { type: 'token', text: 'from A' },
+    ]);
+  });
+
+  it('lets a rescuing run claim the stream, after which the old owner is refused', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    expect(
+      await stream.append(queryId, { type: 'started', attempt: 2 }, { token: 'B', claim: true, seq: 1 }),
+    ).toBeDefined();
+    expect(
+      await stream.append(queryId, { type: 'token', text: 'late A' }, { token: 'A', seq: 2 }),
+    ).toBeUndefined();
+    expect(await stream.append(queryId, { type: 'token', text: 'B' }, { token: 'B', seq: 2 })).toBeDefined();
+    expect(await types(queryId)).toEqual(['started', 'started', 'token']);
+  });
+
+  it.each(['done', 'error'] as const)(
+    'refuses every append once the stream ended with %s',
+    async (ending) => {
+      const queryId = newQueryId();
+      await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+      const terminal =
+        ending === 'done'
+          ? ({
+              type: 'done',
+              result: {
+                answer: 'a',
+                sources: [],
+                model: 'm',
+                provider: 'p',
+                usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+                cost_usd: 0,
+                truncated: false,
+              },
+            } as const)
+          : ({ type: 'error', error: { code: 'upstream_unavailable', message: 'down' } } as const);
+      expect(await stream.append(queryId, terminal, { token: 'A', seq: 2 })).toBeDefined();
+
+      expect(
+        await stream.append(queryId, { type: 'token', text: 'x' }, { token: 'A', seq: 3 }),
+      ).toBeUndefined();
+      expect(
+        await stream.append(queryId, { type: 'started', attempt: 2 }, { token: 'B', claim: true, seq: 1 }),
+      ).toBeUndefined();
+      // No owner check at all (the API's `queued`, a re-announce) is refused too.
+      expect(await stream.append(queryId, { type: 'queued', query_id: queryId })).toBeUndefined();
+      expect(await types(queryId)).toEqual(['started', ending]);
+    },
+  );
+
+  it('writes a re-sent append with the same seq once, reporting it as a duplicate', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    const first = await stream.append(queryId, { type: 'token', text: 'hello' }, { token: 'A', seq: 2 });
+    const again = await stream.append(queryId, { type: 'token', text: 'hello' }, { token: 'A', seq: 2 });
+    // A lower seq is a re-send of an even older command.
+    const older = await stream.append(queryId, { type: 'token', text: 'stale' }, { token: 'A', seq: 1 });
+    expect(first).toMatch(/^\d+-\d+$/);
+    // 'dup' is a string reply, not an entry id: the caller sees something defined and moves on.
+    expect(again).toBe('dup');
+    expect(older).toBe('dup');
+    expect((await stream.readAfter(queryId, '0')).map((stored) => stored.event)).toEqual([
+      { type: 'started', attempt: 1 },
+      { type: 'token', text: 'hello' },
+    ]);
+  });
+
+  it('treats a second claim by the same token as a duplicate and writes no second started', async () => {
+    const queryId = newQueryId();
+    const first = await stream.append(
+      queryId,
+      { type: 'started', attempt: 1 },
+      { token: 'A', claim: true, seq: 1 },
+    );
+    const again = await stream.append(
+      queryId,
+      { type: 'started', attempt: 1 },
+      { token: 'A', claim: true, seq: 1 },
+    );
+    expect(first).toMatch(/^\d+-\d+$/);
+    expect(again).toBe('dup');
+    expect(await types(queryId)).toEqual(['started']);
+  });
+
+  it('sets the TTL on both the stream and its owner key', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    const streamTtl = await t.redis.ttl(keys.events(queryId));
+    const ownerTtl = await t.redis.ttl(keys.eventsOwner(queryId));
+    expect(streamTtl).toBeGreaterThan(0);
+    expect(streamTtl).toBeLessThanOrEqual(TTL_SECONDS);
+    expect(ownerTtl).toBeGreaterThan(0);
+    expect(ownerTtl).toBeLessThanOrEqual(TTL_SECONDS);
+  });
+
+  it('removes the stream and its owner with remove()', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    await stream.remove(queryId);
+    expect(await t.redis.exists(keys.events(queryId), keys.eventsOwner(queryId))).toBe(0);
+  });
+});
+
+describe('createEventStream: reading', () => {
+  it('readAfter is exclusive of the given id', async () => {
+    const queryId = newQueryId();
+    const ids: string[] = [];
+    for (const text of ['a', 'b', 'c']) {
+      const id = await stream.append(queryId, { type: 'token', text });
+      ids.push(id!);
+    }
+    const afterFirst = await stream.readAfter(queryId, ids[0]!);
+    expect(afterFirst.map((stored) => stored.id)).toEqual(ids.slice(1));
+    expect(afterFirst.map((stored) => stored.event)).toEqual([
+      { type: 'token', text: 'b' },
+      { type: 'token', text: 'c' },
+    ]);
+    expect(await stream.readAfter(queryId, ids[2]!)).toEqual([]);
+  });
+
+  it('skips an entry it cannot parse instead of failing the reader', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'token', text: 'ok' });
+    await t.redis.xadd(keys.events(queryId), '*', 'type', 'token', 'data', JSON.stringify({ type: 'bogus' }));
+    await stream.append(queryId, { type: 'token', text: 'also ok' });
+    expect((await stream.readAfter(queryId, '0')).map((stored) => stored.event)).toEqual([
+      { type: 'token', text: 'ok' },
+      { type: 'token', text: 'also ok' },
+    ]);
+  });
+
+  it('waitAfter blocks until a new event arrives and returns it', async () => {
+    const queryId = newQueryId();
+    const firstId = await stream.append(queryId, { type: 'token', text: 'before' });
+    const blocking = new Redis(t.url, { maxRetriesPerRequest: 3 });
+    try {
+      const waiting = stream.waitAfter(blocking, queryId, firstId!, 10_000);
+      // The append goes over the shared connection while the other one is held by XREAD BLOCK.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const newId = await stream.append(queryId, { type: 'token', text: 'after' });
+      expect(await waiting).toEqual([{ id: newId, event: { type: 'token', text: 'after' } }]);
+    } finally {
+      blocking.disconnect();
+    }
+  });
+
+  it('waitAfter returns an empty array when nothing arrives in time', async () => {
+    const queryId = newQueryId();
+    const id = await stream.append(queryId, { type: 'token', text: 'only' });
+    const blocking = new Redis(t.url, { maxRetriesPerRequest: 3 });
+    try {
+      expect(await stream.waitAfter(blocking, queryId, id!, 50)).toEqual([]);
+    } finally {
+      blocking.disconnect();
+    }
+  });
+});
