@@ -1,3 +1,4 @@
+import type { QueryEvent } from '@assistant/contracts';
 import type { TestRedis } from '@assistant/testing';
 import { createTestRedis } from '@assistant/testing';
 import { Redis } from 'ioredis';
@@ -78,9 +79,9 @@ describe('createEventStream: the guarded append', () => {
     async (ending) => {
       const queryId = newQueryId();
       await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
-      const terminal =
+      const terminal: QueryEvent =
         ending === 'done'
-          ? ({
+          ? {
               type: 'done',
               result: {
                 answer: 'a',
@@ -91,8 +92,8 @@ describe('createEventStream: the guarded append', () => {
                 cost_usd: 0,
                 truncated: false,
               },
-            } as const)
-          : ({ type: 'error', error: { code: 'upstream_unavailable', message: 'down' } } as const);
+            }
+          : { type: 'error', error: { code: 'upstream_unavailable', message: 'down' } };
       expect(await stream.append(queryId, terminal, { token: 'A', seq: 2 })).toBeDefined();
 
       expect(
