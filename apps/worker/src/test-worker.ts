@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@assistant/config';
+import type { AnswerJob, Tier } from '@assistant/contracts';
 import {
   createChunksRepo,
   createDb,
@@ -9,9 +12,16 @@ import {
 } from '@assistant/db';
 import type { EmbeddingModel } from '@assistant/embeddings';
 import { defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
-import { createKeys } from '@assistant/queue';
+import {
+  createAnswerQueue,
+  createEventStream,
+  createIndexQueue,
+  createKeys,
+  type StoredEvent,
+} from '@assistant/queue';
 import { createLogger, createMetrics } from '@assistant/telemetry';
-import { createTestDatabase, createTestRedis } from '@assistant/testing';
+import { createTestDatabase, createTestRedis, waitUntil } from '@assistant/testing';
+import { buildWorker } from './compose.ts';
 
 /**
  * What the worker's integration tests share: a test file's own database and Redis prefix, the
@@ -64,3 +74,111 @@ export async function createWorkerTestEnv(label: string, options: { model?: bool
 
 /** The shared test environment's type. */
 export type WorkerTestEnv = Awaited<ReturnType<typeof createWorkerTestEnv>>;
+
+/** Limits of a tier as the API puts them on a job (the defaults of packages/config). */
+const TIER_LIMITS: Record<Tier, AnswerJob['limits']> = {
+  free: { maxRunning: 2, dailyBudgetMicros: 5_000_000 },
+  premium: { maxRunning: 5, dailyBudgetMicros: 50_000_000 },
+  internal: { maxRunning: 20, dailyBudgetMicros: 500_000_000 },
+};
+
+/**
+ * The real worker (`buildWorker` of compose.ts, started) over a test env's database and Redis
+ * prefix, with the producers the API would use to hand it work. `env` adds settings (the LLM).
+ */
+export async function startTestWorker(t: WorkerTestEnv, env: Record<string, string> = {}) {
+  const config = loadConfig({
+    REDIS_URL: t.testRedis.url,
+    REDIS_PREFIX: t.testRedis.prefix,
+    DATABASE_URL: t.database.url,
+    DATABASE_POOL_SIZE: '4',
+    ADMIN_TOKEN: 'test-admin-token-0123456789',
+    JOB_BACKOFF_MS: '100',
+    WORKER_CONCURRENCY: '4',
+    EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR,
+    ...env,
+  });
+  const worker = await buildWorker(config, { logger: t.logger, metrics: createMetrics('worker') });
+  await worker.start();
+  const answerQueue = createAnswerQueue(t.redis, t.keys, config.jobs);
+  const indexQueue = createIndexQueue(t.redis, t.keys, config.jobs);
+  const events = createEventStream(t.redis, t.keys, config.events);
+
+  /** Stores a queued query as the API does, and returns its job (not yet enqueued). */
+  async function queueQuery(
+    userId: string,
+    query: string,
+    options: { tier?: Tier; limits?: Partial<AnswerJob['limits']>; bypassCache?: boolean } = {},
+  ): Promise<AnswerJob> {
+    const id = `q_${randomUUID().replaceAll('-', '')}`;
+    const requestId = `req_${id}`;
+    await t.queries.insertQueued({ id, userId, query, requestId });
+    await events.append(id, { type: 'queued', query_id: id });
+    const tier = options.tier ?? 'free';
+    return {
+      query_id: id,
+      user_id: userId,
+      request_id: requestId,
+      tier,
+      limits: { ...TIER_LIMITS[tier], ...options.limits },
+      bypass_cache: options.bypassCache ?? false,
+      trace: {},
+      enqueued_at: Date.now(),
+    };
+  }
+
+  /** Waits until the query's row is finished (succeeded or failed) and returns it. */
+  async function waitFinished(queryId: string, timeoutMs = 30_000) {
+    return waitUntil(
+      async () => {
+        const row = await t.queries.find(queryId);
+        return row && (row.status === 'succeeded' || row.status === 'failed') ? row : undefined;
+      },
+      { what: `query ${queryId} finished`, timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  /** Waits until the query's stream holds a terminal event, and returns the whole stream. */
+  async function waitTerminal(queryId: string, timeoutMs = 30_000): Promise<StoredEvent[]> {
+    return waitUntil(
+      async () => {
+        const stored = await events.readAfter(queryId, '0');
+        return stored.some((e) => e.event.type === 'done' || e.event.type === 'error') ? stored : undefined;
+      },
+      { what: `query ${queryId} ended on its stream`, timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  /** Stores a note and indexes it through the worker's own index queue; resolves once indexed. */
+  async function indexedNote(userId: string, note: { title: string; body: string }) {
+    const stored = await t.createNote(userId, note);
+    await indexQueue.enqueue({ user_id: userId, note_id: stored.id, version: stored.version });
+    await waitUntil(async () => (await t.notes.get(userId, stored.id))?.indexStatus === 'indexed', {
+      what: `note ${stored.id} indexed`,
+      intervalMs: 50,
+    });
+    return stored;
+  }
+
+  return {
+    config,
+    worker,
+    answerQueue,
+    indexQueue,
+    events,
+    queueQuery,
+    waitFinished,
+    waitTerminal,
+    indexedNote,
+    async close() {
+      await worker.close();
+      for (const producer of [answerQueue, indexQueue]) {
+        await producer.queue.obliterate({ force: true }).catch(() => {});
+        await producer.close();
+      }
+    },
+  };
+}
+
+/** The started test worker's type. */
+export type TestWorker = Awaited<ReturnType<typeof startTestWorker>>;
