@@ -1,0 +1,206 @@
+import type { AnswerJob, QueryEvent } from '@assistant/contracts';
+import { createCostsRepo } from '@assistant/db';
+import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
+import { createRunSlots } from '@assistant/limits';
+import { createCostQueue } from '@assistant/queue';
+import { waitUntil } from '@assistant/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
+
+// The `answer-query` job lifecycle under real BullMQ workers (compose.ts's buildWorker, started),
+// over real Redis and Postgres, answering from the fake LLM. Jobs go in through the real producer;
+// assertions are on rows, streams and jobs only.
+
+let env: WorkerTestEnv;
+let fake: RunningFakeLlm;
+let worker: TestWorker;
+let userId: string;
+
+beforeAll(async () => {
+  env = await createWorkerTestEnv('processor');
+  fake = await startFakeLlm({ settings: { answerTokens: 8 } });
+  worker = await startTestWorker(env, {
+    LLM_PROVIDER: 'endpoint',
+    LLM_ENDPOINT_URL: `${fake.url}/v1`,
+    LLM_MODEL: 'fake-model',
+  });
+  userId = await env.createUser('free');
+  await worker.indexedNote(userId, {
+    title: 'Passport',
+    body: 'The passport expires in March 2031; renew it at the town hall, bring two photos.',
+  });
+});
+afterAll(async () => {
+  await worker?.close();
+  await fake?.close();
+  await env?.close();
+});
+
+function terminals(events: QueryEvent[]): QueryEvent[] {
+  return events.filter((event) => event.type === 'done' || event.type === 'error');
+}
+
+async function eventsOf(queryId: string): Promise<QueryEvent[]> {
+  return (await worker.events.readAfter(queryId, '0')).map((stored) => stored.event);
+}
+
+/** Waits until a job is in one of `states`, and returns the job as stored. */
+async function waitJobState(jobId: string, states: string[]) {
+  return waitUntil(
+    async () => {
+      const job = await worker.answerQueue.queue.getJob(jobId);
+      return job && states.includes(await job.getState()) ? job : undefined;
+    },
+    { what: `job ${jobId} ${states.join('/')}`, timeoutMs: 20_000, intervalMs: 50 },
+  );
+}
+
+/** Puts a finished job's payload on the queue once more (as a stalled or re-delivered job would be). */
+async function replay(job: AnswerJob): Promise<void> {
+  await (await worker.answerQueue.queue.getJob(job.query_id))?.remove();
+  await worker.answerQueue.enqueue(job);
+  await waitJobState(job.query_id, ['completed', 'failed']);
+}
+
+async function ask(query: string, options: Parameters<TestWorker['queueQuery']>[2] = {}) {
+  const job = await worker.queueQuery(userId, query, options);
+  await worker.answerQueue.enqueue(job);
+  return job;
+}
+
+describe('createAnswerProcessor under real BullMQ workers', () => {
+  it('takes a job for a queued row to succeeded with exactly one done', async () => {
+    const job = await ask('When does my passport expire?');
+    const row = await worker.waitFinished(job.query_id);
+    const finished = await waitJobState(job.query_id, ['completed', 'failed']);
+
+    expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(await finished.getState()).toBe('completed');
+    const events = await eventsOf(job.query_id);
+    expect(terminals(events).map((event) => event.type)).toEqual(['done']);
+    expect(events.filter((event) => event.type === 'started')).toEqual([{ type: 'started', attempt: 1 }]);
+  });
+
+  it('re-announces nothing new when a finished job is replayed: one done, one ledger job, one ledger row', async () => {
+    const job = await ask('Where do I renew my passport?');
+    const row = await worker.waitFinished(job.query_id);
+    await waitJobState(job.query_id, ['completed']);
+    const costs = createCostsRepo(env.db.db);
+    const costQueue = createCostQueue(env.redis, env.keys, worker.config.jobs);
+    try {
+      const ledgerJob = await costQueue.queue.getJob(`cost-${row.id}`);
+      const day = ledgerJob!.data.day;
+      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows > 0, { what: 'ledger row' });
+      const ledgerBefore = await costs.ledgerTotal(userId, day);
+      const requests = fake.counters().requests;
+
+      await replay(job);
+
+      expect(fake.counters().requests).toBe(requests);
+      expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+      expect(await env.queries.find(job.query_id)).toMatchObject({ status: 'succeeded', answer: row.answer });
+      const jobs = await costQueue.queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
+      expect(jobs.filter((j) => j.data.query_id === row.id)).toHaveLength(1);
+      // Let any ledger job the replay could have added run before counting.
+      await waitUntil(async () => (await costQueue.queue.getJobCountByTypes('waiting', 'active')) === 0, {
+        what: 'cost queue drained',
+      });
+      expect(await costs.ledgerTotal(userId, day)).toEqual(ledgerBefore);
+    } finally {
+      await costQueue.close();
+    }
+  });
+
+  it('re-announces what a crashed run left undone: its done and its ledger job, each once', async () => {
+    const job = await ask('What do I bring to renew my passport?');
+    const row = await worker.waitFinished(job.query_id);
+    await waitJobState(job.query_id, ['completed']);
+    const costs = createCostsRepo(env.db.db);
+    const costQueue = createCostQueue(env.redis, env.keys, worker.config.jobs);
+    try {
+      const ledgerJob = await costQueue.queue.getJob(`cost-${row.id}`);
+      const day = ledgerJob!.data.day;
+      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows > 0, { what: 'ledger row' });
+      const ledgerBefore = await costs.ledgerTotal(userId, day);
+      // As if the run died after storing the row: no `done` on the stream, no ledger job.
+      await worker.events.remove(job.query_id);
+      await ledgerJob!.remove();
+
+      await replay(job);
+
+      const events = await eventsOf(job.query_id);
+      expect(events).toHaveLength(1);
+      expect(events[0]?.type === 'done' && events[0].result.answer).toBe(row.answer);
+      const again = await costQueue.queue.getJob(`cost-${row.id}`);
+      expect(again?.data).toEqual(ledgerJob!.data);
+      await waitUntil(async () => (await again!.getState()) === 'completed', { what: 'ledger job settled' });
+      // The ledger is unique by query: settling the re-sent job counted nothing twice.
+      expect(await costs.ledgerTotal(userId, day)).toEqual(ledgerBefore);
+    } finally {
+      await costQueue.close();
+    }
+  });
+
+  it('re-announces the stored error when a failed job is replayed', async () => {
+    const job = await ask('Will this fit my budget?', { limits: { dailyBudgetMicros: 1 } });
+    const row = await worker.waitFinished(job.query_id);
+    expect(row).toMatchObject({ status: 'failed', errorCode: 'budget_exceeded' });
+    await waitJobState(job.query_id, ['failed']);
+    await worker.events.remove(job.query_id);
+
+    await replay(job);
+
+    expect(await eventsOf(job.query_id)).toEqual([
+      { type: 'error', error: { code: 'budget_exceeded', message: row.errorMessage } },
+    ]);
+  });
+
+  it('fails an invalid payload unrecoverably: one attempt, no retries', async () => {
+    await worker.answerQueue.queue.add('answer-query', { query_id: 'q_bad' } as AnswerJob, {
+      jobId: 'bad-1',
+    });
+    const job = await waitJobState('bad-1', ['failed']);
+    // Failed for good after the one attempt it started, though the queue allows more.
+    expect(job.attemptsStarted).toBe(1);
+    expect(job.opts.attempts).toBe(worker.config.jobs.attempts);
+    expect(job.failedReason).toMatch(/invalid answer job payload/);
+  });
+
+  it('fails a job for an unknown query unrecoverably', async () => {
+    const job = await worker.queueQuery(userId, 'never stored');
+    await env.queries.remove(job.query_id);
+    await worker.answerQueue.enqueue(job);
+    const failed = await waitJobState(job.query_id, ['failed']);
+    expect(failed.attemptsStarted).toBe(1);
+    expect(failed.failedReason).toMatch(/unknown query/);
+  });
+
+  it('delays, and does not fail, a job of a user at their running cap; it runs once a slot frees', async () => {
+    const runSlots = createRunSlots(env.redis, env.keys, { leaseMs: 60_000 });
+    // Another of this user's answers holds the only slot.
+    expect(await runSlots.acquire(userId, 'other-job', 1)).toBe(true);
+    const requests = fake.counters().requests;
+    const job = await ask('How many photos do I bring for the passport?', { limits: { maxRunning: 1 } });
+    try {
+      // It comes back to the worker again and again, and each time goes back to wait.
+      await waitUntil(
+        async () => {
+          const stored = await worker.answerQueue.queue.getJob(job.query_id);
+          return stored && (await stored.getState()) === 'delayed' && stored.attemptsStarted >= 2;
+        },
+        { what: 'job delayed more than once', timeoutMs: 20_000, intervalMs: 50 },
+      );
+      const stored = await worker.answerQueue.queue.getJob(job.query_id);
+      expect(stored?.attemptsMade).toBe(0);
+      expect(await env.queries.find(job.query_id)).toMatchObject({ status: 'queued' });
+      expect(fake.counters().requests).toBe(requests);
+      expect(terminals(await eventsOf(job.query_id))).toEqual([]);
+    } finally {
+      await runSlots.release(userId, 'other-job');
+    }
+
+    const row = await worker.waitFinished(job.query_id);
+    expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+  });
+});
