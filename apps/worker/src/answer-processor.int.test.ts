@@ -14,7 +14,6 @@ import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestE
 let env: WorkerTestEnv;
 let fake: RunningFakeLlm;
 let worker: TestWorker;
-let userId: string;
 
 beforeAll(async () => {
   env = await createWorkerTestEnv('processor');
@@ -23,11 +22,6 @@ beforeAll(async () => {
     LLM_PROVIDER: 'endpoint',
     LLM_ENDPOINT_URL: `${fake.url}/v1`,
     LLM_MODEL: 'fake-model',
-  });
-  userId = await env.createUser('free');
-  await worker.indexedNote(userId, {
-    title: 'Passport',
-    body: 'The passport expires in March 2031; renew it at the town hall, bring two photos.',
   });
 });
 afterAll(async () => {
@@ -48,8 +42,9 @@ async function eventsOf(queryId: string): Promise<QueryEvent[]> {
 async function waitJobState(jobId: string, states: string[]) {
   return waitUntil(
     async () => {
-      const job = await worker.answerQueue.queue.getJob(jobId);
-      return job && states.includes(await job.getState()) ? job : undefined;
+      // The state first, then the job: a job read before it moved would lack what the move wrote.
+      const state = await worker.answerQueue.queue.getJobState(jobId);
+      return states.includes(state) ? await worker.answerQueue.queue.getJob(jobId) : undefined;
     },
     { what: `job ${jobId} ${states.join('/')}`, timeoutMs: 20_000, intervalMs: 50 },
   );
@@ -62,7 +57,17 @@ async function replay(job: AnswerJob): Promise<void> {
   await waitJobState(job.query_id, ['completed', 'failed']);
 }
 
-async function ask(query: string, options: Parameters<TestWorker['queueQuery']>[2] = {}) {
+/** A user of a test's own (their ledger and run slots are theirs alone), with one indexed note. */
+async function newUser(): Promise<string> {
+  const userId = await env.createUser('free');
+  await worker.indexedNote(userId, {
+    title: 'Passport',
+    body: 'The passport expires in March 2031; renew it at the town hall, bring two photos.',
+  });
+  return userId;
+}
+
+async function ask(userId: string, query: string, options: Parameters<TestWorker['queueQuery']>[2] = {}) {
   const job = await worker.queueQuery(userId, query, options);
   await worker.answerQueue.enqueue(job);
   return job;
@@ -70,7 +75,8 @@ async function ask(query: string, options: Parameters<TestWorker['queueQuery']>[
 
 describe('createAnswerProcessor under real BullMQ workers', () => {
   it('takes a job for a queued row to succeeded with exactly one done', async () => {
-    const job = await ask('When does my passport expire?');
+    const userId = await newUser();
+    const job = await ask(userId, 'When does my passport expire?');
     const row = await worker.waitFinished(job.query_id);
     const finished = await waitJobState(job.query_id, ['completed', 'failed']);
 
@@ -82,7 +88,8 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
   });
 
   it('re-announces nothing new when a finished job is replayed: one done, one ledger job, one ledger row', async () => {
-    const job = await ask('Where do I renew my passport?');
+    const userId = await newUser();
+    const job = await ask(userId, 'Where do I renew my passport?');
     const row = await worker.waitFinished(job.query_id);
     await waitJobState(job.query_id, ['completed']);
     const costs = createCostsRepo(env.db.db);
@@ -90,8 +97,9 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
     try {
       const ledgerJob = await costQueue.queue.getJob(`cost-${row.id}`);
       const day = ledgerJob!.data.day;
-      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows > 0, { what: 'ledger row' });
+      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows === 1, { what: 'ledger row' });
       const ledgerBefore = await costs.ledgerTotal(userId, day);
+      expect(ledgerBefore).toEqual({ rows: 1, costMicros: row.costMicros });
       const requests = fake.counters().requests;
 
       await replay(job);
@@ -112,7 +120,8 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
   });
 
   it('re-announces what a crashed run left undone: its done and its ledger job, each once', async () => {
-    const job = await ask('What do I bring to renew my passport?');
+    const userId = await newUser();
+    const job = await ask(userId, 'What do I bring to renew my passport?');
     const row = await worker.waitFinished(job.query_id);
     await waitJobState(job.query_id, ['completed']);
     const costs = createCostsRepo(env.db.db);
@@ -120,8 +129,9 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
     try {
       const ledgerJob = await costQueue.queue.getJob(`cost-${row.id}`);
       const day = ledgerJob!.data.day;
-      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows > 0, { what: 'ledger row' });
+      await waitUntil(async () => (await costs.ledgerTotal(userId, day)).rows === 1, { what: 'ledger row' });
       const ledgerBefore = await costs.ledgerTotal(userId, day);
+      expect(ledgerBefore).toEqual({ rows: 1, costMicros: row.costMicros });
       // As if the run died after storing the row: no `done` on the stream, no ledger job.
       await worker.events.remove(job.query_id);
       await ledgerJob!.remove();
@@ -142,7 +152,8 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
   });
 
   it('re-announces the stored error when a failed job is replayed', async () => {
-    const job = await ask('Will this fit my budget?', { limits: { dailyBudgetMicros: 1 } });
+    const userId = await newUser();
+    const job = await ask(userId, 'Will this fit my budget?', { limits: { dailyBudgetMicros: 1 } });
     const row = await worker.waitFinished(job.query_id);
     expect(row).toMatchObject({ status: 'failed', errorCode: 'budget_exceeded' });
     await waitJobState(job.query_id, ['failed']);
@@ -167,7 +178,7 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
   });
 
   it('fails a job for an unknown query unrecoverably', async () => {
-    const job = await worker.queueQuery(userId, 'never stored');
+    const job = await worker.queueQuery(await newUser(), 'never stored');
     await env.queries.remove(job.query_id);
     await worker.answerQueue.enqueue(job);
     const failed = await waitJobState(job.query_id, ['failed']);
@@ -176,11 +187,14 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
   });
 
   it('delays, and does not fail, a job of a user at their running cap; it runs once a slot frees', async () => {
+    const userId = await newUser();
     const runSlots = createRunSlots(env.redis, env.keys, { leaseMs: 60_000 });
     // Another of this user's answers holds the only slot.
     expect(await runSlots.acquire(userId, 'other-job', 1)).toBe(true);
     const requests = fake.counters().requests;
-    const job = await ask('How many photos do I bring for the passport?', { limits: { maxRunning: 1 } });
+    const job = await ask(userId, 'How many photos do I bring for the passport?', {
+      limits: { maxRunning: 1 },
+    });
     try {
       // It comes back to the worker again and again, and each time goes back to wait.
       await waitUntil(

@@ -75,13 +75,6 @@ export async function createWorkerTestEnv(label: string, options: { model?: bool
 /** The shared test environment's type. */
 export type WorkerTestEnv = Awaited<ReturnType<typeof createWorkerTestEnv>>;
 
-/** Limits of a tier as the API puts them on a job (the defaults of packages/config). */
-const TIER_LIMITS: Record<Tier, AnswerJob['limits']> = {
-  free: { maxRunning: 2, dailyBudgetMicros: 5_000_000 },
-  premium: { maxRunning: 5, dailyBudgetMicros: 50_000_000 },
-  internal: { maxRunning: 20, dailyBudgetMicros: 500_000_000 },
-};
-
 /**
  * The real worker (`buildWorker` of compose.ts, started) over a test env's database and Redis
  * prefix, with the producers the API would use to hand it work. `env` adds settings (the LLM).
@@ -115,12 +108,14 @@ export async function startTestWorker(t: WorkerTestEnv, env: Record<string, stri
     await t.queries.insertQueued({ id, userId, query, requestId });
     await events.append(id, { type: 'queued', query_id: id });
     const tier = options.tier ?? 'free';
+    // The tier's row of the config, as the API puts it on the job.
+    const { maxRunning, dailyBudgetMicros } = config.limits.tiers[tier];
     return {
       query_id: id,
       user_id: userId,
       request_id: requestId,
       tier,
-      limits: { ...TIER_LIMITS[tier], ...options.limits },
+      limits: { maxRunning, dailyBudgetMicros, ...options.limits },
       bypass_cache: options.bypassCache ?? false,
       trace: {},
       enqueued_at: Date.now(),
