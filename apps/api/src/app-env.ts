@@ -6,5 +6,7 @@ export type AppEnv = {
     requestId: string;
     /** Set by the user auth middleware on /v1/*. */
     user: KeyOwner;
+    /** Set by `limitBody` on /v1/*: the most bytes `readJson` reads for this route. */
+    maxBodyBytes: number;
   };
 };

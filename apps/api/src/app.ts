@@ -1,9 +1,9 @@
 import { createHealthRoutes, type Logger, type Metrics, type ReadinessCheck } from '@assistant/telemetry';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
 import { AppError } from './app-error.ts';
 import { createErrorHandler } from './error-handler.ts';
+import { BODY_LIMITS, limitBody } from './json-body.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
 import { createRequestContext } from './middleware/request-context.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
@@ -13,20 +13,11 @@ import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
 import { createUsageRoutes, type UsageRoutesDeps } from './routes/usage.ts';
 
-/** Largest request body, by route: questions are small; a note may carry 100 KB of text. */
-export const BODY_LIMITS = {
-  default: 64 * 1024,
-  note: 512 * 1024,
-  noteBatch: 8 * 1024 * 1024,
-} as const;
-
-function limitBody(maxSize: number) {
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new AppError('payload_too_large', `request body exceeds ${maxSize} bytes`, { status: 413 });
-    },
-  });
+/** The body limit of a path: see {@link BODY_LIMITS}. */
+function bodyLimitOf(path: string): number {
+  if (path === '/v1/notes/batch') return BODY_LIMITS.noteBatch;
+  if (path === '/v1/notes' || path.startsWith('/v1/notes/')) return BODY_LIMITS.note;
+  return BODY_LIMITS.default;
 }
 
 /** Everything the API needs, built once in `main.ts` (or by a test). */
@@ -45,7 +36,6 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
 /** Builds the HTTP app. No connection is opened here: every client comes in through `deps`. */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const defaultLimit = limitBody(BODY_LIMITS.default);
   app.use(createRequestContext(deps));
   app.onError(createErrorHandler(deps.logger));
   app.notFound((c) => {
@@ -58,14 +48,8 @@ export function createApp(deps: AppDeps) {
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage));
 
-  // The larger limits first: Hono runs every matching middleware, and the first to read wins.
-  app.use('/v1/notes/batch', limitBody(BODY_LIMITS.noteBatch));
-  app.use('/v1/notes/*', limitBody(BODY_LIMITS.note));
-  app.use('/v1/notes', limitBody(BODY_LIMITS.note));
-  app.use('/v1/*', async function limitDefaultBody(c, next) {
-    if (c.req.path.startsWith('/v1/notes')) return next();
-    return defaultLimit(c, next);
-  });
+  // Before auth: an oversized declared body is refused without any lookup (and without reading it).
+  app.use('/v1/*', limitBody(bodyLimitOf));
   const usage = createUsageRoutes(deps);
   app.use('/v1/admin/*', createAdminAuth(deps.options.adminToken));
   app.route('/v1/admin', createAdminRoutes(deps));

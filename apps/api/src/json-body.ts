@@ -1,26 +1,148 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import type { AppEnv } from './app-env.ts';
 import { AppError } from './app-error.ts';
 
+/** Largest request body, by route: questions are small; a note may carry 100 KB of text. */
+export const BODY_LIMITS = {
+  default: 64 * 1024,
+  note: 512 * 1024,
+  noteBatch: 8 * 1024 * 1024,
+} as const;
+
 /**
- * Reads a JSON body and validates it: wrong content type → 415, malformed JSON → 400
- * `invalid_json`, schema violations → 400 `invalid_request` (via the ZodError in onError).
+ * Bytes past a limit we still read (and discard) so the connection stays usable for the next
+ * request. Beyond this the answer says `Connection: close`: draining more would cost more than
+ * a reconnect.
+ */
+const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function tooLarge(maxBytes: number, closeConnection: boolean): AppError {
+  return new AppError('payload_too_large', `request body exceeds ${maxBytes} bytes`, {
+    status: 413,
+    ...(closeConnection ? { headers: { Connection: 'close' } } : {}),
+  });
+}
+
+function unsupportedType(message: string): AppError {
+  return new AppError('unsupported_media_type', message, { status: 415 });
+}
+
+/**
+ * Sets the body limit of a path and refuses a declared `Content-Length` over it before any
+ * other work. The body is left untouched then: `@hono/node-server` drains an unread body after
+ * the response, so the connection stays alive.
+ */
+export function limitBody(limitOf: (path: string) => number): MiddlewareHandler<AppEnv> {
+  return async function limitBody(c, next) {
+    const maxBytes = limitOf(c.req.path);
+    c.set('maxBodyBytes', maxBytes);
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > maxBytes) throw tooLarge(maxBytes, declared - maxBytes > MAX_DRAIN_BYTES);
+    await next();
+  };
+}
+
+/**
+ * Reads the whole body up to `maxBytes`. Past the limit it keeps reading (discarding) up to
+ * {@link MAX_DRAIN_BYTES}: a half-read body would stall the socket (the stream adapter stops
+ * the Node stream when nobody pulls, so the server's own drain never finishes and it destroys
+ * the socket).
+ */
+async function readBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const body = c.req.raw.body;
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size <= maxBytes) chunks.push(value);
+    else if (size - maxBytes > MAX_DRAIN_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes, true);
+    }
+  }
+  if (size > maxBytes) throw tooLarge(maxBytes, false);
+  return Buffer.concat(chunks, size);
+}
+
+/** The first string (value or key) that Postgres or a UTF-8 encoder would refuse, by path. */
+function badString(value: unknown, path: (string | number)[] = []): (string | number)[] | undefined {
+  if (typeof value === 'string') {
+    return value.includes('\u0000') || LONE_SURROGATE.test(value) ? path : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const bad = badString(item, [...path, i]);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const bad = badString(key, [...path, key]) ?? badString(item, [...path, key]);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The one reader of request bodies: JSON in UTF-8, within the route's limit, validated.
+ * Wrong content type or a non-UTF-8 charset → 415 `unsupported_media_type`; too large → 413
+ * `payload_too_large`; bytes that are not UTF-8, or not JSON → 400 `invalid_json`; strings with
+ * NUL or unpaired surrogates (Postgres refuses the first, encoders mangle the second) → 400
+ * `invalid_request`; schema violations → 400 `invalid_request` (via the ZodError in onError).
  * An empty body is validated as `{}` so that "field required" messages name the field.
  */
-export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type') ?? '';
-  const text = await c.req.text();
-  if (text.trim() === '' && type === '') return schema.parse({});
-  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
-    throw new AppError('unsupported_media_type', 'Content-Type must be application/json', { status: 415 });
+export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const [type = '', ...params] = (c.req.header('content-type') ?? '').split(';').map((p) => p.trim());
+  const declared = c.req.header('content-length');
+  const hasBody =
+    c.req.header('transfer-encoding') !== undefined || (declared !== undefined && declared !== '0');
+  if (type === '' && !hasBody) return schema.parse({});
+  // Refused before reading: the server drains the unread body and keeps the connection.
+  if (!JSON_TYPE.test(type)) throw unsupportedType('Content-Type must be application/json');
+  const charset = params
+    .find((p) => /^charset=/i.test(p))
+    ?.slice('charset='.length)
+    .replace(/^"|"$/g, '');
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw unsupportedType('request bodies must be UTF-8 (charset=utf-8)');
   }
-  let value: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new AppError('invalid_json', 'request body is not valid JSON', { status: 400 });
-    }
+  const bytes = await readBytes(c, c.get('maxBodyBytes') ?? BODY_LIMITS.default);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new AppError('invalid_json', 'request body is not valid UTF-8', { status: 400 });
+  }
+  if (text.trim() === '') return schema.parse({});
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_json', 'request body is not valid JSON', { status: 400 });
+  }
+  const bad = badString(value);
+  if (bad) {
+    const where = bad.length ? `${bad.join('.')}: ` : '';
+    throw new AppError(
+      'invalid_request',
+      `${where}text must not contain NUL characters or unpaired surrogates`,
+      {
+        status: 400,
+        details: [{ path: bad.join('.'), message: 'NUL character or unpaired surrogate' }],
+      },
+    );
   }
   return schema.parse(value);
 }

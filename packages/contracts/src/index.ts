@@ -9,6 +9,7 @@ export {
   MAX_NOTE_BODY_BYTES,
   MAX_NOTE_TITLE_CHARS,
   MAX_NOTES_PER_BATCH,
+  NOTE_ID_PATTERN,
   NoteBatch,
   NoteInput,
   NotePatch,
@@ -27,5 +28,5 @@ export {
   SubmitQuery,
   Usage,
 } from './queries.ts';
-export { UsageParams } from './usage.ts';
-export { CreatedUser, CreateUser, LimitsOverride, Tier, UpdateUser } from './users.ts';
+export { IsoDay, isCalendarDay, UsageParams } from './usage.ts';
+export { CreatedUser, CreateUser, LimitsOverride, Tier, UpdateUser, UserId } from './users.ts';

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The shape of a note id (`n_` and 32 hex digits); anything else names no note. */
+export const NOTE_ID_PATTERN = /^n_[0-9a-f]{32}$/;
+
 /** Longest note body, in UTF-8 bytes (100 KB). */
 export const MAX_NOTE_BODY_BYTES = 100 * 1024;
 /** Longest note title, in characters. */
@@ -62,7 +65,11 @@ export type NoteView = z.infer<typeof NoteView>;
 /** Query string of `GET /v1/notes`. */
 export const ListNotesParams = z.object({
   limit: z.coerce.number().int('limit must be an integer').min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
+  // Opaque to clients; the repository decodes and checks what is inside.
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'cursor is not one this API returned')
+    .optional(),
 });
 
 /** Payload of an `index-notes` job: index this version of this note (older versions do nothing). */

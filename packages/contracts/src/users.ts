@@ -4,6 +4,10 @@ import { z } from 'zod';
 export const Tier = z.enum(['free', 'premium', 'internal']);
 export type Tier = z.infer<typeof Tier>;
 
+/** A user id as the API issues them (a UUID); anything else names no user. */
+export const UserId = z.uuid('must be a user id (a UUID)');
+export type UserId = z.infer<typeof UserId>;
+
 /** Body of `POST /v1/admin/users`. */
 export const CreateUser = z.strictObject({
   tier: Tier.default('free'),

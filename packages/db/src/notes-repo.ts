@@ -25,10 +25,19 @@ function encodeCursor(row: NoteRow): string {
   return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
 }
 
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(n_[0-9a-f]{32})$/;
+
+/**
+ * Only what {@link encodeCursor} writes: a crafted cursor must never reach Postgres as an
+ * impossible timestamp or an id with NUL bytes (both make the query fail, not miss).
+ */
 function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) return undefined;
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) return undefined;
+  const [, iso, id] = match as unknown as [string, string, string];
+  const createdAt = new Date(iso);
+  // Rows are never older than 1970; Postgres refuses year 0, which JS accepts.
+  if (!(createdAt.getTime() >= 0) || createdAt.toISOString() !== iso) return undefined;
   return { createdAt, id };
 }
 

@@ -47,9 +47,6 @@ return id`;
 
 type GuardedRedis = Redis & { guardedAppend(...args: (string | number)[]): Promise<unknown> };
 
-/** A Redis Stream id (`<ms>-<seq>`), as accepted in `Last-Event-ID`. */
-export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
-
 function parseEntries(entries: [string, string[]][]): StoredEvent[] {
   const out: StoredEvent[] = [];
   for (const [id, fields] of entries) {

@@ -1,5 +1,5 @@
 export type { EventStream, EventStreamOptions, StoredEvent } from './event-stream.ts';
-export { createEventStream, STREAM_ID } from './event-stream.ts';
+export { createEventStream } from './event-stream.ts';
 export type { Keys } from './keys.ts';
 export { createKeys, QUEUE_NAMES } from './keys.ts';
 export type { NotesGenerations } from './notes-generation.ts';
@@ -8,3 +8,4 @@ export type { AnswerQueue, CostQueue, IndexQueue, Producer, ProducerOptions } fr
 export { createAnswerQueue, createCostQueue, createIndexQueue, createProducer } from './producer.ts';
 export type { RedisRole } from './redis.ts';
 export { connectRedis, createRedis, waitForRedis } from './redis.ts';
+export { isStreamId } from './stream-id.ts';

@@ -1,5 +1,5 @@
 import type { CacheEpochs } from '@assistant/cache';
-import { CreateUser, Tier, UpdateUser } from '@assistant/contracts';
+import { CreateUser, Tier, UpdateUser, UserId } from '@assistant/contracts';
 import type { UsersRepo } from '@assistant/db';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -16,7 +16,7 @@ export type AdminRoutesDeps = {
 /** Body of `POST /v1/admin/cache/purge`. */
 const PurgeBody = z.discriminatedUnion('scope', [
   z.strictObject({ scope: z.literal('all') }),
-  z.strictObject({ scope: z.literal('user'), user_id: z.string().min(1) }),
+  z.strictObject({ scope: z.literal('user'), user_id: UserId }),
   z.strictObject({ scope: z.literal('tier'), tier: Tier }),
 ]);
 
@@ -32,8 +32,10 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
   });
 
   app.patch('/users/:id', async function updateUser(c) {
+    // Checked before Postgres sees it: a NUL byte in a text parameter fails the whole query.
+    const { id } = z.object({ id: UserId }).parse({ id: c.req.param('id') });
     const body = await readJson(c, UpdateUser);
-    const updated = await deps.users.updateUser(c.req.param('id'), {
+    const updated = await deps.users.updateUser(id, {
       ...(body.tier ? { tier: body.tier } : {}),
       ...(body.limits !== undefined ? { limitsOverride: body.limits } : {}),
     });

@@ -1,4 +1,11 @@
-import { ListNotesParams, NoteBatch, NoteInput, NotePatch, type NoteView } from '@assistant/contracts';
+import {
+  ListNotesParams,
+  NOTE_ID_PATTERN,
+  NoteBatch,
+  NoteInput,
+  NotePatch,
+  type NoteView,
+} from '@assistant/contracts';
 import type { NoteRow, NotesRepo } from '@assistant/db';
 import type { IndexQueue, NotesGenerations } from '@assistant/queue';
 import type { Logger } from '@assistant/telemetry';
@@ -16,7 +23,6 @@ export type NoteRoutesDeps = {
   logger: Logger;
 };
 
-const NOTE_ID = /^n_[0-9a-f]{32}$/;
 // Redis follow-ups of a note change get this long; Postgres already has the change.
 const FOLLOW_UP_TIMEOUT_MS = 2_000;
 
@@ -65,7 +71,7 @@ export function createNoteRoutes(deps: NoteRoutesDeps) {
   }
 
   function noteId(id: string): string {
-    if (!NOTE_ID.test(id)) throw notFound('note');
+    if (!NOTE_ID_PATTERN.test(id)) throw notFound('note');
     return id;
   }
 

@@ -2,7 +2,7 @@ import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
 import type { EventStream } from '@assistant/queue';
-import { STREAM_ID } from '@assistant/queue';
+import { isStreamId } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -130,7 +130,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     const user = c.get('user');
     const row = await findOwnedOr404(c.req.param('id'), user.userId);
     const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
-    if (resumeFrom !== '0' && !STREAM_ID.test(resumeFrom)) {
+    if (resumeFrom !== '0' && !isStreamId(resumeFrom)) {
       throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', {
         status: 400,
       });
