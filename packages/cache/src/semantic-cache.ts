@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Keys } from '@assistant/queue';
+import { type Keys, loadLua } from '@assistant/queue';
 import type { Redis } from 'ioredis';
 import { semanticScope } from './answer-key.ts';
 import type { CacheState } from './cache-epochs.ts';
@@ -11,7 +11,6 @@ import { sha256Bytes, stableJson } from './fingerprint.ts';
 import { cosineWithStored, float32ToBytes } from './float32-bytes.ts';
 import { normalizeQuery } from './normalize-query.ts';
 import { queryGuard } from './query-guard.ts';
-import { createRedisScript } from './redis-script.ts';
 import type { StoreCandidate, StorePolicy, StoreResult } from './store-policy.ts';
 import { prepareForStore } from './store-policy.ts';
 
@@ -64,26 +63,7 @@ const ENTRY_ID = new RegExp(`^[0-9A-Za-z]{${ID_BYTES}}$`);
 
 // Index entries are binary: id (16 ASCII bytes) | sha256(evidenceKey) | sha256(guard) | float32 LE
 // vector. The script finds an evicted entry's answer by the id at its start.
-const STORE_ENTRY = createRedisScript(`
--- Adds one semantic-cache entry and evicts the oldest beyond the cap.
--- KEYS[1] index LIST, newest first; each entry starts with its 16-byte id
--- KEYS[2] answers HASH, entry id -> answer JSON
--- ARGV[1] entry id, ARGV[2] index entry, ARGV[3] answer JSON, ARGV[4] most entries kept,
--- ARGV[5] TTL seconds (set on both keys)
--- Returns the number of entries evicted.
-redis.call('LPUSH', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-local max = tonumber(ARGV[4])
-local evicted = 0
-while redis.call('LLEN', KEYS[1]) > max do
-  local oldest = redis.call('RPOP', KEYS[1])
-  redis.call('HDEL', KEYS[2], string.sub(oldest, 1, ${ID_BYTES}))
-  evicted = evicted + 1
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return evicted
-`);
+const storeEntry = loadLua(new URL('./lua/semantic-store.lua', import.meta.url));
 
 function newEntryId(): string {
   return randomBytes(ID_BYTES / 2).toString('hex');
@@ -199,7 +179,11 @@ export function createSemanticCache(
       ]);
       const answer = JSON.stringify({ q: normalizeQuery(entry.query), a: prepared.value });
       const { index, answers } = keysOf(entry.state, entry.settings);
-      await STORE_ENTRY.run(redis, [index, answers], [id, indexEntry, answer, maxEntries, ttlSeconds]);
+      await storeEntry.run(
+        redis,
+        [index, answers],
+        [id, indexEntry, answer, maxEntries, ttlSeconds, ID_BYTES],
+      );
       onCacheEvent('semantic', 'store');
       return { stored: true };
     },

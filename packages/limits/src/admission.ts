@@ -3,9 +3,8 @@
 // sub-buckets, counted conservatively) and why it beats a log, a weighted counter or GCRA here is
 // set out in the header of lua/admit.lua.
 import type { Config, TierLimits } from '@assistant/config';
-import type { Keys } from '@assistant/queue';
+import { type Keys, loadLua } from '@assistant/queue';
 import type { Redis } from 'ioredis';
-import { assertCount, loadLua, timeArg } from './lua-script.ts';
 import {
   closestToExhaustion,
   formatRateLimit,
@@ -13,8 +12,9 @@ import {
   type RateLimitHeaders,
   type ServiceLimit,
 } from './rate-limit-headers.ts';
+import { assertCount, timeArg } from './script-args.ts';
 
-const admitScript = loadLua('admit.lua');
+const admitScript = loadLua(new URL('./lua/admit.lua', import.meta.url));
 
 /** The error `code` of a refusal, as the API reports it. */
 export type AdmissionCode = 'rate_limited' | 'too_many_in_flight' | 'budget_exceeded';

@@ -7,13 +7,13 @@
 // Expiry rather than a sweeper job: nothing has to run for the budget to heal, and the ZSET makes
 // finding the expired ones O(log n). A worker that outlives its reservation still settles
 // correctly: settle records the actual cost with or without a reservation.
-import type { Keys } from '@assistant/queue';
+import { type Keys, loadLua } from '@assistant/queue';
 import type { Redis } from 'ioredis';
-import { assertCount, loadLua, timeArg } from './lua-script.ts';
+import { assertCount, timeArg } from './script-args.ts';
 
-const reserveScript = loadLua('reserve.lua');
-const settleScript = loadLua('settle.lua');
-const spentScript = loadLua('budget-spent.lua');
+const reserveScript = loadLua(new URL('./lua/reserve.lua', import.meta.url));
+const settleScript = loadLua(new URL('./lua/settle.lua', import.meta.url));
+const spentScript = loadLua(new URL('./lua/budget-spent.lua', import.meta.url));
 
 /** Budget keys outlive a day of silence (spent counts for its UTC day; older days roll over). */
 const BUDGET_TTL_SECONDS = 2 * 86_400;

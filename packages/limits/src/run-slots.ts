@@ -1,9 +1,9 @@
-import type { Keys } from '@assistant/queue';
+import { type Keys, loadLua } from '@assistant/queue';
 import type { Redis } from 'ioredis';
-import { assertCount, loadLua, timeArg } from './lua-script.ts';
+import { assertCount, timeArg } from './script-args.ts';
 
-const acquireScript = loadLua('run-slot-acquire.lua');
-const renewScript = loadLua('run-slot-renew.lua');
+const acquireScript = loadLua(new URL('./lua/run-slot-acquire.lua', import.meta.url));
+const renewScript = loadLua(new URL('./lua/run-slot-renew.lua', import.meta.url));
 
 /** Options of {@link createRunSlots}. */
 export type RunSlotsOptions = {

@@ -1,6 +1,7 @@
 import { QueryEvent } from '@assistant/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
+import { loadLua } from './lua-script.ts';
 
 /** An event with the Redis Stream id it was stored under (used as the SSE event id). */
 export type StoredEvent = { id: string; event: QueryEvent };
@@ -13,39 +14,8 @@ export type EventStreamOptions = {
   maxLength?: number;
 };
 
-/*
- * KEYS[1] the query's stream, KEYS[2] its owner (HASH: `token` of the run that may write to it,
- * `seq` of the last event it wrote)
- * ARGV[1] owner token ('' = no owner check), ARGV[2] '1' = claim ownership, ARGV[3] the event's
- * sequence number in this run (0 = none), ARGV[4] event type, ARGV[5] event JSON,
- * ARGV[6] approximate max length, ARGV[7] TTL seconds
- * Returns the new entry id; 'dup' for an event this run already wrote (a command re-sent after
- * a reconnect); false when refused: the stream has ended, or another run owns it.
- */
-const GUARDED_APPEND = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] then
-  local fields = last[1][2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'type' and (fields[i + 1] == 'done' or fields[i + 1] == 'error') then return false end
-  end
-end
-local seq = tonumber(ARGV[3])
-if ARGV[2] == '1' then
-  if redis.call('HGET', KEYS[2], 'token') == ARGV[1] then return 'dup' end
-  redis.call('HSET', KEYS[2], 'token', ARGV[1], 'seq', seq)
-  redis.call('EXPIRE', KEYS[2], ARGV[7])
-elseif ARGV[1] ~= '' then
-  local owner = redis.call('HMGET', KEYS[2], 'token', 'seq')
-  if owner[1] ~= ARGV[1] then return false end
-  if seq > 0 and seq <= tonumber(owner[2] or '0') then return 'dup' end
-  redis.call('HSET', KEYS[2], 'seq', seq)
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-return id`;
-
-type GuardedRedis = Redis & { guardedAppend(...args: (string | number)[]): Promise<unknown> };
+// Appends unless the stream has ended or another run owns it; contract in the file's header.
+const guardedAppend = loadLua(new URL('./lua/guarded-append.lua', import.meta.url));
 
 function parseEntries(entries: [string, string[]][]): StoredEvent[] {
   const out: StoredEvent[] = [];
@@ -65,9 +35,6 @@ function parseEntries(entries: [string, string[]][]): StoredEvent[] {
  */
 export function createEventStream(redis: Redis, keys: Keys, options: EventStreamOptions) {
   const maxLength = options.maxLength ?? 20_000;
-  // Sent by SHA (EVALSHA, falling back to EVAL once): a token append costs no script upload.
-  if (!('guardedAppend' in redis))
-    redis.defineCommand('guardedAppend', { numberOfKeys: 2, lua: GUARDED_APPEND });
   return {
     /**
      * Appends one event and refreshes the stream's TTL; returns its id, or `undefined` when the
@@ -81,16 +48,19 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
       event: QueryEvent,
       owner?: { token: string; claim?: boolean; seq?: number },
     ): Promise<string | undefined> {
-      const reply = await (redis as GuardedRedis).guardedAppend(
-        keys.events(queryId),
-        keys.eventsOwner(queryId),
-        owner?.token ?? '',
-        owner?.claim ? '1' : '0',
-        owner?.seq ?? 0,
-        event.type,
-        JSON.stringify(event),
-        maxLength,
-        options.ttlSeconds,
+      // Sent by SHA (EVALSHA, falling back to EVAL once): a token append costs no script upload.
+      const reply = await guardedAppend.run(
+        redis,
+        [keys.events(queryId), keys.eventsOwner(queryId)],
+        [
+          owner?.token ?? '',
+          owner?.claim ? '1' : '0',
+          owner?.seq ?? 0,
+          event.type,
+          JSON.stringify(event),
+          maxLength,
+          options.ttlSeconds,
+        ],
       );
       return typeof reply === 'string' ? reply : undefined;
     },

@@ -2,6 +2,8 @@ export type { EventStream, EventStreamOptions, StoredEvent } from './event-strea
 export { createEventStream } from './event-stream.ts';
 export type { Keys } from './keys.ts';
 export { createKeys, QUEUE_NAMES } from './keys.ts';
+export type { LuaScript } from './lua-script.ts';
+export { loadLua } from './lua-script.ts';
 export type { NotesGenerations } from './notes-generation.ts';
 export { createNotesGenerations } from './notes-generation.ts';
 export type { AnswerQueue, CostQueue, IndexQueue, Producer, ProducerOptions } from './producer.ts';

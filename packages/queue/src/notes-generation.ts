@@ -1,16 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
+import { loadLua } from './lua-script.ts';
 
 // Generations only grow: a late writer must never move one back.
-const SET_IF_GREATER = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local proposed = tonumber(ARGV[1])
-if proposed > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return proposed
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return current`;
+const setIfGreater = loadLua(new URL('./lua/set-if-greater.lua', import.meta.url));
 
 const TTL_SECONDS = 7 * 86_400;
 
@@ -25,7 +18,7 @@ export function createNotesGenerations(
   loadFromDb: (userId: string) => Promise<number>,
 ) {
   async function publish(userId: string, generation: number): Promise<number> {
-    const value = await redis.eval(SET_IF_GREATER, 1, keys.notesGeneration(userId), generation, TTL_SECONDS);
+    const value = await setIfGreater.run(redis, [keys.notesGeneration(userId)], [generation, TTL_SECONDS]);
     return Number(value);
   }
   return {

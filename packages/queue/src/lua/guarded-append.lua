@@ -1,0 +1,32 @@
+--[[
+guarded-append.lua: appends one event to a query's stream unless the stream has ended or
+another run owns it, and refreshes the stream's TTL.
+KEYS[1] the query's stream (STREAM: fields `type`, `data`)
+KEYS[2] its owner (HASH: `token` of the run that may write to it, `seq` of the last event it wrote)
+ARGV[1] owner token ('' = no owner check), ARGV[2] '1' = claim ownership, ARGV[3] the event's
+        sequence number in this run (0 = none), ARGV[4] event type, ARGV[5] event JSON,
+        ARGV[6] approximate max length, ARGV[7] TTL seconds
+Returns the new entry id; 'dup' for an event this run already wrote (a command re-sent after
+a reconnect); false (nil) when refused: the stream has ended, or another run owns it.
+]]
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'type' and (fields[i + 1] == 'done' or fields[i + 1] == 'error') then return false end
+  end
+end
+local seq = tonumber(ARGV[3])
+if ARGV[2] == '1' then
+  if redis.call('HGET', KEYS[2], 'token') == ARGV[1] then return 'dup' end
+  redis.call('HSET', KEYS[2], 'token', ARGV[1], 'seq', seq)
+  redis.call('EXPIRE', KEYS[2], ARGV[7])
+elseif ARGV[1] ~= '' then
+  local owner = redis.call('HMGET', KEYS[2], 'token', 'seq')
+  if owner[1] ~= ARGV[1] then return false end
+  if seq > 0 and seq <= tonumber(owner[2] or '0') then return 'dup' end
+  redis.call('HSET', KEYS[2], 'seq', seq)
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+return id
