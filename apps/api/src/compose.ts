@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createAnswerCache, createCacheEpochs } from '@assistant/cache';
+import { createAnswerCache, createCacheEpochs, createSingleFlight } from '@assistant/cache';
 import { answerSettings, type Config } from '@assistant/config';
 import {
   createCostsRepo,
@@ -68,8 +68,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       admission,
       epochs,
       answerCache,
-      redis,
-      keys,
+      singleFlight: createSingleFlight(redis, keys),
       newId: randomUUID,
       now: Date.now,
       settings: answerSettings(config.llm),

@@ -1,3 +1,4 @@
+import type { SingleFlight } from '@assistant/cache';
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
 import { isDatabaseUnavailable, type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
@@ -5,7 +6,6 @@ import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -21,8 +21,7 @@ export type AnswerProcessorDeps = {
   runSlots: Pick<RunSlots, 'acquire' | 'renew' | 'release'>;
   admission: Pick<Admission, 'release'>;
   budget: Pick<Budget, 'settle'>;
-  /** The worker's connection (single-flight markers). */
-  redis: Redis;
+  singleFlight: Pick<SingleFlight, 'release'>;
   metrics: Metrics;
   logger: Logger;
   now: () => number;
@@ -60,9 +59,6 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
-// Deletes a single-flight marker only if it still names this query.
-const DELETE_IF_OWNED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
 /**
  * The `answer-query` job lifecycle. Takes a per-user run slot (over the cap the job is delayed,
  * not failed), marks the attempt started, runs the pipeline, and on the last failed attempt
@@ -78,19 +74,19 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
    * joins this query instead of starting a second one.
    */
   async function closeQuery(
-    job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>,
+    job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_id'>,
     outcome: 'succeeded' | 'failed',
   ): Promise<void> {
     await Promise.allSettled([
       deps.admission.release(job.user_id, job.query_id),
-      job.flight_key && outcome === 'failed'
-        ? deps.redis.eval(DELETE_IF_OWNED, 1, job.flight_key, job.query_id)
+      job.flight_id && outcome === 'failed'
+        ? deps.singleFlight.release(job.user_id, job.flight_id, job.query_id)
         : undefined,
     ]);
   }
 
   /** Marks a query failed and publishes its one terminal event; a no-op if it already finished. */
-  async function failQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_key'>, failure: Failure) {
+  async function failQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_id'>, failure: Failure) {
     if (await deps.queries.markFailed(job.query_id, failure)) {
       await deps.events.append(job.query_id, { type: 'error', error: failure });
       // Nothing was spent on a failed answer: release its reservation.

@@ -5,6 +5,7 @@ import {
   createContextCache,
   createEmbeddingCache,
   createSemanticCache,
+  createSingleFlight,
 } from '@assistant/cache';
 import { answerSettings, type Config } from '@assistant/config';
 import {
@@ -216,7 +217,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     runSlots: createRunSlots(redis, keys, { leaseMs: config.worker.lockMs }),
     admission: createAdmission(redis, keys),
     budget,
-    redis,
+    singleFlight: createSingleFlight(redis, keys),
     metrics,
     logger,
     now: Date.now,

@@ -29,4 +29,6 @@ export type {
   SemanticQuery,
 } from './semantic-cache.ts';
 export { createSemanticCache } from './semantic-cache.ts';
+export type { SingleFlight, SingleFlightOptions } from './single-flight.ts';
+export { createSingleFlight } from './single-flight.ts';
 export type { SkipReason, StoreCandidate, StorePolicy, StoreResult } from './store-policy.ts';

@@ -14,7 +14,12 @@ export const AnswerJob = z.strictObject({
   }),
   /** `Cache-Control: no-store`: answer afresh, reuse no cached answer and store none. */
   bypass_cache: z.boolean().default(false),
-  /** The single-flight marker that identical questions join; the worker clears it at the end. */
+  /**
+   * The question's single-flight id (absent for `no-store`): identical questions join the query
+   * its marker names; the worker releases the marker when the query fails.
+   */
+  flight_id: z.string().optional(),
+  /** Full marker key of jobs queued before `flight_id`; accepted so they still parse, unused. */
   flight_key: z.string().optional(),
   /** W3C trace context (traceparent/tracestate) of the submitting request. */
   trace: z.record(z.string(), z.string()).default({}),

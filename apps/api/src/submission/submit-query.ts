@@ -1,12 +1,9 @@
-import { createHash } from 'node:crypto';
-import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState } from '@assistant/cache';
-import { normalizeQuery, stableJson } from '@assistant/cache';
+import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
 import type { TierLimits } from '@assistant/config';
 import type { CostJob, Source } from '@assistant/contracts';
 import type { KeyOwner, NotesRepo, QueriesRepo, QueryRow } from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
-import type { AnswerQueue, CostQueue, EventStream, Keys } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
 import { AppError } from '../app-error.ts';
 import { withDeadline } from '../with-deadline.ts';
 
@@ -20,9 +17,7 @@ export type SubmitterDeps = {
   admission: Pick<Admission, 'admit' | 'release'>;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'get'>;
-  /** The API's command connection (single-flight markers). */
-  redis: Redis;
-  keys: Keys;
+  singleFlight: Pick<SingleFlight, 'idOf' | 'claim' | 'join' | 'release'>;
   newId: () => string;
   now: () => number;
   settings: AnswerSettings;
@@ -52,10 +47,8 @@ export type SubmitOutcome =
     }
   | { kind: 'cached'; row: QueryRow; admission: AdmissionResult };
 
-// A single-flight marker outlives any sane answer; a failed query's worker clears it, a
-// succeeded one's expires (late identical asks join the answered query meanwhile).
-const FLIGHT_TTL_SECONDS = 600;
-const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// A submit that loses the marker race twice to queries nobody can join is answered 409.
+const MAX_PLACEMENTS = 2;
 // Redis steps of a submission get this long before the request is answered 503.
 const REDIS_TIMEOUT_MS = 3_000;
 
@@ -71,22 +64,6 @@ function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError
     headers: result.headers,
     details: { limit: result.limit },
   });
-}
-
-/** The single-flight key of a question: same user, notes, epochs, settings and normalized text. */
-function flightHash(state: CacheState, query: string, settings: AnswerSettings): string {
-  return createHash('sha256')
-    .update(
-      stableJson({
-        g: state.generation,
-        e: state.epochs,
-        t: state.tier,
-        q: normalizeQuery(query),
-        s: settings,
-      }),
-    )
-    .digest('hex')
-    .slice(0, 32);
 }
 
 /**
@@ -162,19 +139,91 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     return { kind: 'cached', row, admission };
   }
 
-  async function joinInFlight(submission: Submission, flightKey: string): Promise<SubmitOutcome | undefined> {
-    const existingId = await deps.redis.get(flightKey);
+  async function joinInFlight(submission: Submission, flightId: string): Promise<SubmitOutcome | undefined> {
+    const userId = submission.owner.userId;
+    const existingId = await deps.singleFlight.join(userId, flightId);
     if (!existingId) return undefined;
     const existing = await deps.queries.find(existingId);
-    if (!existing || existing.userId !== submission.owner.userId) return undefined;
-    // A leader that already succeeded answered this very question (the key covers the user's
-    // notes generation, the purge epochs and the settings): its answer is the one to share.
+    if (!existing || existing.userId !== userId) return undefined;
+    // A leader that already succeeded answered this very question (the flight id covers the
+    // user's notes generation, the purge epochs and the settings): its answer is the one to share.
     if (existing.status === 'failed') return undefined;
     const admission = await admit(submission, existingId, 'windows-only');
     return { kind: 'accepted', id: existingId, status: existing.status, how: 'joined', admission };
   }
 
-  return async function submitQuery(submission: Submission, isRetry = false): Promise<SubmitOutcome> {
+  /**
+   * Admits and places one query: the row, the marker, the `queued` event and the job. Returns
+   * `undefined`, with everything withdrawn, when an identical submit claimed the marker first.
+   */
+  async function place(
+    submission: Submission,
+    id: string,
+    flightId: string | undefined,
+  ): Promise<SubmitOutcome | undefined> {
+    const userId = submission.owner.userId;
+    const admission = await admit(submission, id, 'full');
+    const { row, created } = await deps.queries.insertQueued({
+      id,
+      userId,
+      query: submission.query,
+      requestId: submission.requestId,
+      idempotencyKey: submission.idempotencyKey,
+    });
+    if (!created) {
+      // The same Idempotency-Key raced in on another request, which placed the query.
+      await deps.admission.release(userId, id);
+      return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
+    }
+    // The row exists before the marker names it, so whoever reads the marker finds the row.
+    if (flightId && !(await deps.singleFlight.claim(userId, flightId, id))) {
+      await Promise.allSettled([deps.queries.remove(id), deps.admission.release(userId, id)]);
+      return undefined;
+    }
+    try {
+      await withDeadline(
+        (async () => {
+          // `queued` goes first so it precedes anything the worker appends.
+          await deps.events.append(id, { type: 'queued', query_id: id });
+          await deps.queue.enqueue({
+            query_id: id,
+            user_id: userId,
+            request_id: submission.requestId,
+            tier: submission.owner.tier,
+            limits: {
+              maxRunning: submission.limits.maxRunning,
+              dailyBudgetMicros: submission.limits.dailyBudgetMicros,
+            },
+            flight_id: flightId,
+            bypass_cache: submission.bypassCache,
+            trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
+            enqueued_at: deps.now(),
+          });
+        })(),
+        REDIS_TIMEOUT_MS,
+        'enqueue',
+      );
+    } catch (error) {
+      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
+      // same Idempotency-Key starts afresh.
+      await Promise.allSettled([
+        deps.queries.remove(id),
+        deps.events.remove(id),
+        deps.admission.release(userId, id),
+        flightId ? deps.singleFlight.release(userId, flightId, id) : undefined,
+      ]);
+      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
+        status: 503,
+        retryAfter: 5,
+        cause: error,
+      });
+    }
+    return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
+  }
+
+  const newQueryId = () => `q_${deps.newId().replaceAll('-', '')}`;
+
+  return async function submitQuery(submission: Submission): Promise<SubmitOutcome> {
     const userId = submission.owner.userId;
     if (submission.idempotencyKey) {
       const prior = await deps.queries.findByIdempotencyKey(userId, submission.idempotencyKey);
@@ -192,7 +241,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       }
     }
 
-    const id = `q_${deps.newId().replaceAll('-', '')}`;
+    let id = newQueryId();
     const state = await withDeadline(
       deps.epochs.readCacheState(userId, submission.owner.tier),
       REDIS_TIMEOUT_MS,
@@ -204,85 +253,30 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     }
 
     // `no-store` asks for a fresh answer: it neither joins another query nor lets others join it.
-    const flightKey = submission.bypassCache
+    const flightId = submission.bypassCache
       ? undefined
-      : deps.keys.singleFlight(userId, flightHash(state, submission.query, deps.settings));
-    if (flightKey) {
-      const joined = await joinInFlight(submission, flightKey);
+      : deps.singleFlight.idOf(state, submission.query, deps.settings);
+    if (flightId) {
+      const joined = await joinInFlight(submission, flightId);
       if (joined) return joined;
     }
-
-    const admission = await admit(submission, id, 'full');
-    const { row, created } = await deps.queries.insertQueued({
-      id,
-      userId,
-      query: submission.query,
-      requestId: submission.requestId,
-      idempotencyKey: submission.idempotencyKey,
-    });
-    if (!created) {
-      // The same Idempotency-Key raced in on another request, which placed the query.
-      await deps.admission.release(userId, id);
-      return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
-    }
-    // The row exists before the marker names it, so whoever reads the marker finds the row.
-    const claimed = flightKey ? await deps.redis.set(flightKey, id, 'EX', FLIGHT_TTL_SECONDS, 'NX') : 'OK';
-    if (flightKey && claimed === null) {
-      // Lost a race with an identical submit: withdraw ours and join the winner.
-      await Promise.allSettled([deps.queries.remove(id), deps.admission.release(userId, id)]);
-      const winner = await joinInFlight(submission, flightKey);
+    for (let placement = 1; ; placement++) {
+      const placed = await place(submission, id, flightId);
+      if (placed) return placed;
+      // Lost the marker to an identical submit (so there is a flight): join the winner.
+      const winner = flightId && (await joinInFlight(submission, flightId));
       if (winner) return winner;
-      if (!isRetry) {
-        // The marker names a query nobody can join (it failed, or its enqueue was rolled back):
-        // clear it, if it still names that query, and place ours afresh.
-        const stale = await deps.redis.get(flightKey);
-        if (stale) await deps.redis.eval(DELETE_IF_EQUAL, 1, flightKey, stale);
-        return submitQuery(submission, true);
-      }
-      throw new AppError('conflict', 'an identical question is being placed; retry', {
-        status: 409,
-        retryAfter: 1,
-      });
+      if (!flightId || placement >= MAX_PLACEMENTS) break;
+      // The marker names a query nobody can join (it failed, or its enqueue was rolled back):
+      // clear it, if it still names that query, and place ours afresh.
+      const stale = await deps.singleFlight.join(userId, flightId);
+      if (stale) await deps.singleFlight.release(userId, flightId, stale);
+      id = newQueryId();
     }
-    try {
-      await withDeadline(
-        (async () => {
-          // `queued` goes first so it precedes anything the worker appends.
-          await deps.events.append(id, { type: 'queued', query_id: id });
-          await deps.queue.enqueue({
-            query_id: id,
-            user_id: userId,
-            request_id: submission.requestId,
-            tier: submission.owner.tier,
-            limits: {
-              maxRunning: submission.limits.maxRunning,
-              dailyBudgetMicros: submission.limits.dailyBudgetMicros,
-            },
-            flight_key: flightKey,
-            bypass_cache: submission.bypassCache,
-            trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
-            enqueued_at: deps.now(),
-          });
-        })(),
-        REDIS_TIMEOUT_MS,
-        'enqueue',
-      );
-    } catch (error) {
-      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
-      // same Idempotency-Key starts afresh.
-      await Promise.allSettled([
-        deps.queries.remove(id),
-        deps.events.remove(id),
-        deps.admission.release(userId, id),
-        flightKey ? deps.redis.eval(DELETE_IF_EQUAL, 1, flightKey, id) : undefined,
-      ]);
-      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
-        status: 503,
-        retryAfter: 5,
-        cause: error,
-      });
-    }
-    return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
+    throw new AppError('conflict', 'an identical question is being placed; retry', {
+      status: 409,
+      retryAfter: 1,
+    });
   };
 }
 
