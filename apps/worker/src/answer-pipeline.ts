@@ -1,7 +1,15 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint, semanticQueryText } from '@assistant/cache';
 import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
-import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
+import {
+  ledgerEntryOf,
+  microsToUsd,
+  type QueriesRepo,
+  type QueryRow,
+  rowOfAnswer,
+  terminalEventOf,
+  usageOf,
+} from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import type { FallbackChain, FallbackResult } from '@assistant/llm';
@@ -71,8 +79,6 @@ function toSource(chunk: RetrievedChunk): Source {
   return { note_id: chunk.noteId, title: chunk.title, text: chunk.text, score: chunk.score };
 }
 
-const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
 /**
  * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
  * settle and record → cache. Each step is timed. Publishes `sources`, `token`, `restart` and,
@@ -108,20 +114,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
     const done = terminalEventOf(row);
     if (done?.type !== 'done') return;
-    const answer = done.result;
-    await deps.costQueue.enqueue({
-      query_id: row.id,
-      user_id: row.userId,
-      day: utcDay((row.finishedAt ?? new Date(deps.now())).getTime()),
-      provider: answer.provider,
-      model: answer.model,
-      prompt_tokens: answer.usage.prompt_tokens,
-      completion_tokens: answer.usage.completion_tokens,
-      input_nanos_per_token: row.cached ? 0 : pricing.inputNanosPerToken,
-      output_nanos_per_token: row.cached ? 0 : pricing.outputNanosPerToken,
-      cost_micros: cost,
-      cached: row.cached,
-    });
+    await deps.costQueue.enqueue(ledgerEntryOf(row, pricing, deps.now()));
     await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
   }
 
@@ -135,18 +128,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     answer: Answer,
     extra: { costMicros: number; cached: boolean; pricing: Pricing; cache?: () => Promise<unknown> },
   ): Promise<void> {
-    const stored = await deps.queries.markSucceeded(task.queryId, {
-      answer: answer.answer,
-      sources: answer.sources,
-      model: answer.model,
-      provider: answer.provider,
-      promptTokens: answer.usage.prompt_tokens,
-      completionTokens: answer.usage.completion_tokens,
-      costMicros: extra.costMicros,
-      truncated: answer.truncated,
-      cached: extra.cached,
-      fallback: answer.fallback ?? null,
-    });
+    const stored = await deps.queries.markSucceeded(
+      task.queryId,
+      rowOfAnswer(answer, { costMicros: extra.costMicros, cached: extra.cached }),
+    );
     if (!stored) return;
     await extra.cache?.();
     await announceSucceeded(stored, extra.pricing, task);
@@ -346,12 +331,8 @@ function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answ
     sources,
     model: result.model,
     provider: result.provider,
-    usage: {
-      prompt_tokens: result.usage.promptTokens,
-      completion_tokens: result.usage.completionTokens,
-      total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-    },
-    cost_usd: cost / 1e6,
+    usage: usageOf(result.usage.promptTokens, result.usage.completionTokens),
+    cost_usd: microsToUsd(cost),
     truncated: result.truncated,
   };
 }

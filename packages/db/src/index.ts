@@ -1,9 +1,12 @@
+export { answerOf, microsToUsd, rowOfAnswer, usageOf } from './answer-of.ts';
 export type { ChunksRepo, LexicalHit, NewChunk, StoredChunk } from './chunks-repo.ts';
 export { createChunksRepo } from './chunks-repo.ts';
 export type { Database, Db, DbOptions } from './client.ts';
 export { createDb } from './client.ts';
 export type { CostEntry, CostsRepo, DailyUsage } from './costs-repo.ts';
 export { createCostsRepo } from './costs-repo.ts';
+export type { TokenPricing } from './ledger-entry.ts';
+export { ledgerEntryOf } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
 export type { NoteFields, NotePage, NotesRepo } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';

@@ -1,3 +1,4 @@
+import type { FallbackInfo, QueryError, Source } from '@assistant/contracts';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type QueryRow, queries } from './schema.ts';
@@ -5,7 +6,7 @@ import { type QueryRow, queries } from './schema.ts';
 /** Fields stored when a query finishes with an answer. */
 export type QuerySuccess = {
   answer: string;
-  sources: unknown[];
+  sources: Source[];
   model: string;
   provider: string;
   promptTokens: number;
@@ -15,7 +16,7 @@ export type QuerySuccess = {
   /** Served from a cache (exact or semantic) rather than generated. */
   cached?: boolean;
   /** How the answer was reached, when a fallback was involved. */
-  fallback?: { source: string; attempts: unknown[] } | null;
+  fallback?: FallbackInfo | null;
 };
 
 /** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */
@@ -138,7 +139,7 @@ export function createQueriesRepo(db: Database) {
     },
 
     /** Stores a terminal error; returns false if the query had already finished. */
-    async markFailed(id: string, error: { code: string; message: string }): Promise<boolean> {
+    async markFailed(id: string, error: QueryError): Promise<boolean> {
       const rows = await db
         .update(queries)
         .set({ status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: sql`now()` })

@@ -1,3 +1,4 @@
+import type { ErrorCode, FallbackInfo, Source } from '@assistant/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -62,7 +63,7 @@ export const queries = pgTable(
     idempotencyKey: text('idempotency_key'),
     requestId: text('request_id').notNull(),
     answer: text('answer'),
-    sources: jsonb('sources').$type<unknown[]>().notNull().default(sql`'[]'::jsonb`),
+    sources: jsonb('sources').$type<Source[]>().notNull().default(sql`'[]'::jsonb`),
     model: text('model'),
     provider: text('provider'),
     promptTokens: integer('prompt_tokens'),
@@ -72,8 +73,8 @@ export const queries = pgTable(
     cached: boolean('cached').notNull().default(false),
     truncated: boolean('truncated').notNull().default(false),
     // Which source answered and why earlier models were skipped (null: the first model did).
-    fallback: jsonb('fallback').$type<{ source: string; attempts: unknown[] }>(),
-    errorCode: text('error_code'),
+    fallback: jsonb('fallback').$type<FallbackInfo>(),
+    errorCode: text('error_code').$type<ErrorCode>(),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

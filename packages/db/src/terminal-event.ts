@@ -1,4 +1,5 @@
-import type { Answer, QueryEvent, Source } from '@assistant/contracts';
+import type { QueryEvent } from '@assistant/contracts';
+import { answerOf } from './answer-of.ts';
 import type { QueryRow } from './schema.ts';
 
 /**
@@ -11,23 +12,11 @@ export function terminalEventOf(row: QueryRow): QueryEvent | undefined {
     return {
       type: 'error',
       error: {
-        code: (row.errorCode ?? 'internal_error') as never,
+        code: row.errorCode ?? 'internal_error',
         message: row.errorMessage ?? 'query failed',
       },
     };
   }
   if (row.status !== 'succeeded') return undefined;
-  const prompt = row.promptTokens ?? 0;
-  const completion = row.completionTokens ?? 0;
-  const result: Answer = {
-    answer: row.answer ?? '',
-    sources: row.sources as Source[],
-    model: row.model ?? 'unknown',
-    provider: row.provider ?? 'unknown',
-    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
-    cost_usd: (row.costMicros ?? 0) / 1e6,
-    truncated: row.truncated,
-    ...(row.fallback ? { fallback: row.fallback as Answer['fallback'] } : {}),
-  };
-  return { type: 'done', result };
+  return { type: 'done', result: answerOf(row) };
 }

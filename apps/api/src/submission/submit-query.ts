@@ -1,7 +1,14 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
 import type { TierLimits } from '@assistant/config';
-import type { CostJob, Source } from '@assistant/contracts';
-import type { KeyOwner, NotesRepo, QueriesRepo, QueryRow } from '@assistant/db';
+import {
+  type KeyOwner,
+  ledgerEntryOf,
+  type NotesRepo,
+  type QueriesRepo,
+  type QueryRow,
+  rowOfAnswer,
+  usageOf,
+} from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
 import { AppError } from '../app-error.ts';
@@ -110,30 +117,15 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       query: submission.query,
       requestId: submission.requestId,
       idempotencyKey: submission.idempotencyKey,
-      result: {
-        answer: hit.answer,
-        sources: hit.sources as Source[],
-        model: hit.model,
-        provider: hit.provider,
-        promptTokens: 0,
-        completionTokens: 0,
-        costMicros: 0,
-        truncated: hit.truncated,
-      },
+      // Served, not generated: no tokens, no cost; the cached answer's own fallback record
+      // describes how it was first made, not this serving, so it is not copied.
+      result: rowOfAnswer(
+        { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
+        { costMicros: 0, cached: true },
+      ),
     });
-    const ledger: CostJob = {
-      query_id: id,
-      user_id: userId,
-      day: new Date(deps.now()).toISOString().slice(0, 10),
-      provider: hit.provider,
-      model: hit.model,
-      prompt_tokens: 0,
-      completion_tokens: 0,
-      input_nanos_per_token: 0,
-      output_nanos_per_token: 0,
-      cost_micros: 0,
-      cached: true,
-    };
+    // A cached answer is priced at nothing (its row is marked cached).
+    const ledger = ledgerEntryOf(row, { inputNanosPerToken: 0, outputNanosPerToken: 0 }, deps.now());
     // The answer is already stored; a ledger job that cannot be queued now is not worth a 503.
     await withDeadline(deps.costQueue.enqueue(ledger), REDIS_TIMEOUT_MS, 'ledger enqueue').catch(() => {});
     return { kind: 'cached', row, admission };

@@ -1,0 +1,93 @@
+import type { Answer } from '@assistant/contracts';
+import { describe, expect, it } from 'vitest';
+import { answerOf, microsToUsd, rowOfAnswer, usageOf } from './answer-of.ts';
+import type { QueryRow } from './schema.ts';
+import { terminalEventOf } from './terminal-event.ts';
+
+const answer: Answer = {
+  answer: 'The wifi password is hunter2.',
+  sources: [{ note_id: 'n1', title: 'Home', text: 'wifi: hunter2', score: 0.91 }],
+  model: 'm-8b',
+  provider: 'fake',
+  usage: { prompt_tokens: 120, completion_tokens: 9, total_tokens: 129 },
+  cost_usd: 0.000294,
+  truncated: false,
+  fallback: {
+    source: 'secondary',
+    attempts: [{ provider: 'hf', model: 'big', outcome: 'failed', reason: 'timeout' }],
+  },
+};
+
+/** A row as Postgres returns it after `markSucceeded(id, rowOfAnswer(...))`. */
+function storedRow(stored: ReturnType<typeof rowOfAnswer>, overrides: Partial<QueryRow> = {}): QueryRow {
+  return {
+    id: 'q_1',
+    userId: 'u1',
+    status: 'succeeded',
+    query: 'What is my wifi password?',
+    idempotencyKey: null,
+    requestId: 'r1',
+    errorCode: null,
+    errorMessage: null,
+    attempts: 1,
+    createdAt: new Date('2026-03-01T10:00:00Z'),
+    startedAt: new Date('2026-03-01T10:00:01Z'),
+    finishedAt: new Date('2026-03-01T10:00:02Z'),
+    ...stored,
+    cached: stored.cached ?? false,
+    fallback: stored.fallback ?? null,
+    ...overrides,
+  };
+}
+
+describe('microsToUsd', () => {
+  it('turns integer micro-dollars into dollars', () => {
+    expect(microsToUsd(294)).toBe(0.000294);
+    expect(microsToUsd(2_500_000)).toBe(2.5);
+    expect(microsToUsd(0)).toBe(0);
+  });
+});
+
+describe('usageOf', () => {
+  it('adds the total', () => {
+    expect(usageOf(120, 9)).toEqual({ prompt_tokens: 120, completion_tokens: 9, total_tokens: 129 });
+  });
+});
+
+describe('rowOfAnswer and answerOf', () => {
+  it('store an answer and read the same answer back', () => {
+    const stored = rowOfAnswer(answer, { costMicros: 294, cached: false });
+    expect(stored).toMatchObject({ promptTokens: 120, completionTokens: 9, costMicros: 294, cached: false });
+    expect(answerOf(storedRow(stored))).toEqual(answer);
+  });
+
+  it('store no fallback as null and read none back', () => {
+    const { fallback: _omitted, ...plain } = answer;
+    const stored = rowOfAnswer(plain, { costMicros: 294, cached: true });
+    expect(stored.fallback).toBeNull();
+    expect(stored.cached).toBe(true);
+    expect(answerOf(storedRow(stored))).toEqual(plain);
+    expect('fallback' in answerOf(storedRow(stored))).toBe(false);
+  });
+
+  it('take the cost from the stored micro-dollars, not the float', () => {
+    const stored = rowOfAnswer({ ...answer, cost_usd: 123 }, { costMicros: 294, cached: false });
+    expect(stored.costMicros).toBe(294);
+    expect(answerOf(storedRow(stored)).cost_usd).toBe(0.000294);
+  });
+});
+
+describe('terminalEventOf', () => {
+  it('announces a succeeded row with the answer it stores', () => {
+    const row = storedRow(rowOfAnswer(answer, { costMicros: 294, cached: false }));
+    expect(terminalEventOf(row)).toEqual({ type: 'done', result: answer });
+  });
+
+  it('announces a failed row with its error, and an open row with nothing', () => {
+    const row = storedRow(rowOfAnswer(answer, { costMicros: 0, cached: false }));
+    expect(
+      terminalEventOf({ ...row, status: 'failed', errorCode: 'upstream_unavailable', errorMessage: 'down' }),
+    ).toEqual({ type: 'error', error: { code: 'upstream_unavailable', message: 'down' } });
+    expect(terminalEventOf({ ...row, status: 'running' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,53 @@
+import type { Answer, Usage } from '@assistant/contracts';
+import type { QuerySuccess } from './queries-repo.ts';
+import type { QueryRow } from './schema.ts';
+
+/** Micro-dollars (how money is stored and counted) as the dollars clients see. */
+export function microsToUsd(micros: number): number {
+  return micros / 1e6;
+}
+
+/** Token counts as clients see them. */
+export function usageOf(promptTokens: number, completionTokens: number): Usage {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+}
+
+/**
+ * The answer a succeeded row stores, as the `done` event and the query view carry it. The one
+ * reading of the answer columns; {@link rowOfAnswer} is the one writing of them.
+ */
+export function answerOf(row: QueryRow): Answer {
+  return {
+    answer: row.answer ?? '',
+    sources: row.sources,
+    model: row.model ?? 'unknown',
+    provider: row.provider ?? 'unknown',
+    usage: usageOf(row.promptTokens ?? 0, row.completionTokens ?? 0),
+    cost_usd: microsToUsd(row.costMicros ?? 0),
+    truncated: row.truncated,
+    ...(row.fallback ? { fallback: row.fallback } : {}),
+  };
+}
+
+/**
+ * The answer columns of a succeeded row. `costMicros` is passed as stored (an integer), not
+ * read back from the answer's `cost_usd` (a float).
+ */
+export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached: boolean }): QuerySuccess {
+  return {
+    answer: answer.answer,
+    sources: answer.sources,
+    model: answer.model,
+    provider: answer.provider,
+    promptTokens: answer.usage.prompt_tokens,
+    completionTokens: answer.usage.completion_tokens,
+    costMicros: extras.costMicros,
+    truncated: answer.truncated,
+    cached: extras.cached,
+    fallback: answer.fallback ?? null,
+  };
+}
