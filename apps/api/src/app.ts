@@ -4,6 +4,7 @@ import type { AppEnv } from './app-env.ts';
 import { AppError } from './app-error.ts';
 import { createErrorHandler } from './error-handler.ts';
 import { BODY_LIMITS, limitBody } from './json-body.ts';
+import type { KeyRevocations } from './key-revocations.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
 import { createRequestContext } from './middleware/request-context.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
@@ -27,6 +28,7 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
   UsageRoutesDeps & {
     newId: () => string;
     findKeyOwner: KeyLookup;
+    keyRevocations: Pick<KeyRevocations, 'publish' | 'onRevoked' | 'isLive'>;
     checks: Record<string, ReadinessCheck>;
     metrics: Metrics;
     logger: Logger;
@@ -55,7 +57,11 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/admin', createAdminRoutes(deps));
   app.route('/v1/admin/usage', usage.admin);
 
-  const userAuth = createUserAuth(deps.findKeyOwner, { cacheTtlMs: deps.options.keyCacheTtlMs });
+  const userAuth = createUserAuth(deps.findKeyOwner, {
+    cacheTtlMs: deps.options.keyCacheTtlMs,
+    cacheUsable: deps.keyRevocations.isLive,
+  });
+  deps.keyRevocations.onRevoked(userAuth);
   app.use('/v1/queries', userAuth);
   app.use('/v1/queries/*', userAuth);
   app.route('/v1/queries', createQueryRoutes(deps));

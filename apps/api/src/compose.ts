@@ -21,6 +21,7 @@ import {
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { createApp } from './app.ts';
+import { createKeyRevocations } from './key-revocations.ts';
 import { limitsFor } from './limits-for.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
@@ -34,6 +35,10 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
   // No offline queue: with Redis down, requests fail fast (503) instead of hanging.
   const redis = await connectRedis(config.redis.url, 'command', 'api', logger);
+  // A subscribed connection runs no other command, so revocations get their own ('blocking':
+  // no command timeout, which a subscription would outlast).
+  const subscriber = await connectRedis(config.redis.url, 'blocking', 'api-key-revocations', logger);
+  const keyRevocations = await createKeyRevocations(redis, subscriber, keys, logger);
 
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
@@ -59,6 +64,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     queries,
     users,
     findKeyOwner: (key) => users.findKeyOwner(key),
+    keyRevocations,
     submit: createQuerySubmitter({
       queries,
       notes,
@@ -108,6 +114,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     },
     async close() {
       await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
+      keyRevocations.close();
       redis.disconnect();
       await db.close().catch(() => {});
     },

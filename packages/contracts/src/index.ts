@@ -29,4 +29,15 @@ export {
   Usage,
 } from './queries.ts';
 export { IsoDay, isCalendarDay, UsageParams } from './usage.ts';
-export { CreatedUser, CreateUser, LimitsOverride, Tier, UpdateUser, UserId } from './users.ts';
+export {
+  ApiKeyId,
+  ApiKeyView,
+  CreatedApiKey,
+  CreatedUser,
+  CreateUser,
+  LimitsOverride,
+  RevokedApiKey,
+  Tier,
+  UpdateUser,
+  UserId,
+} from './users.ts';

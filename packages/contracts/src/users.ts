@@ -35,3 +35,24 @@ export const UpdateUser = z
   .strictObject({ tier: Tier.optional(), limits: LimitsOverride.nullable().optional() })
   .refine((body) => body.tier !== undefined || body.limits !== undefined, 'give tier and/or limits');
 export type UpdateUser = z.infer<typeof UpdateUser>;
+
+/** An API key id as the API issues them (a UUID); anything else names no key. */
+export const ApiKeyId = z.uuid('must be an API key id (a UUID)');
+export type ApiKeyId = z.infer<typeof ApiKeyId>;
+
+/** Reply to `POST /v1/admin/users/:id/keys`: like a user's first key, shown this once. */
+export const CreatedApiKey = z.object({ id: ApiKeyId, api_key: z.string(), prefix: z.string() });
+export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
+
+/** One key in `GET /v1/admin/users/:id/keys`: never the key itself, only its first characters. */
+export const ApiKeyView = z.object({
+  id: ApiKeyId,
+  prefix: z.string(),
+  created_at: z.iso.datetime(),
+  revoked_at: z.iso.datetime().nullable(),
+});
+export type ApiKeyView = z.infer<typeof ApiKeyView>;
+
+/** Reply to `DELETE /v1/admin/keys/:id`: when the key was revoked (the first time, if repeated). */
+export const RevokedApiKey = z.object({ id: ApiKeyId, revoked_at: z.iso.datetime() });
+export type RevokedApiKey = z.infer<typeof RevokedApiKey>;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { apiKeys, users } from './schema.ts';
 
@@ -27,21 +27,36 @@ export function generateApiKey(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
+/** One API key as listed: never the key itself. */
+export type ApiKeyInfo = { id: string; prefix: string; createdAt: Date; revokedAt: Date | null };
+
+/** A fresh key and the row that stores it (its hash and first characters, never the key). */
+function newKeyRow(userId: string) {
+  const apiKey = generateApiKey();
+  const row = {
+    id: randomUUID(),
+    userId,
+    keyHash: hashApiKey(apiKey),
+    keyPrefix: apiKey.slice(0, KEY_PREFIX.length + 6),
+  };
+  return { apiKey, row };
+}
+
 /** Users and their API keys. */
 export function createUsersRepo(db: Database) {
+  async function userExists(tx: Pick<Database, 'select'>, userId: string): Promise<boolean> {
+    const rows = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).limit(1);
+    return rows.length > 0;
+  }
+
   return {
     /** Creates a user and a first API key; returns the key in clear, the only time it exists so. */
     async createUserWithKey(input: { tier: TierName; email?: string }) {
       const userId = randomUUID();
-      const apiKey = generateApiKey();
+      const { apiKey, row } = newKeyRow(userId);
       await db.transaction(async (tx) => {
         await tx.insert(users).values({ id: userId, tier: input.tier, email: input.email ?? null });
-        await tx.insert(apiKeys).values({
-          id: randomUUID(),
-          userId,
-          keyHash: hashApiKey(apiKey),
-          keyPrefix: apiKey.slice(0, KEY_PREFIX.length + 6),
-        });
+        await tx.insert(apiKeys).values(row);
       });
       return { id: userId, apiKey, tier: input.tier };
     },
@@ -73,6 +88,48 @@ export function createUsersRepo(db: Database) {
         .where(and(eq(apiKeys.keyHash, hashApiKey(apiKey)), isNull(apiKeys.revokedAt)))
         .limit(1);
       return rows[0];
+    },
+
+    /** Adds a key to an existing user (returned in clear this once); `undefined` if no such user. */
+    async createKey(userId: string): Promise<{ id: string; apiKey: string; prefix: string } | undefined> {
+      const { apiKey, row } = newKeyRow(userId);
+      const created = await db.transaction(async (tx) => {
+        if (!(await userExists(tx, userId))) return false;
+        await tx.insert(apiKeys).values(row);
+        return true;
+      });
+      return created ? { id: row.id, apiKey, prefix: row.keyPrefix } : undefined;
+    },
+
+    /** A user's keys, oldest first, revoked ones included; `undefined` if no such user. */
+    async listKeys(userId: string): Promise<ApiKeyInfo[] | undefined> {
+      return db.transaction(async (tx) => {
+        if (!(await userExists(tx, userId))) return undefined;
+        return tx
+          .select({
+            id: apiKeys.id,
+            prefix: apiKeys.keyPrefix,
+            createdAt: apiKeys.createdAt,
+            revokedAt: apiKeys.revokedAt,
+          })
+          .from(apiKeys)
+          .where(eq(apiKeys.userId, userId))
+          .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+      });
+    },
+
+    /**
+     * Revokes a key; idempotent: a revoked key keeps its first `revokedAt`. Returns the key's hash
+     * (what API processes cache a key under, so they can evict it), or `undefined` if no such key.
+     */
+    async revokeKey(keyId: string): Promise<{ id: string; keyHash: string; revokedAt: Date } | undefined> {
+      const rows = await db
+        .update(apiKeys)
+        .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+        .where(eq(apiKeys.id, keyId))
+        .returning({ id: apiKeys.id, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt });
+      const row = rows[0];
+      return row?.revokedAt ? { id: row.id, keyHash: row.keyHash, revokedAt: row.revokedAt } : undefined;
     },
   };
 }

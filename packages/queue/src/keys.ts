@@ -26,6 +26,12 @@ export function createKeys(prefix: string) {
     all: () => `${prefix}:*`,
     /** Counter bumped on every note change of a user; part of every answer-cache key. */
     notesGeneration: (userId: string) => `${prefix}:notes-gen:{${userId}}`,
+    /**
+     * Pub/sub channel of revoked API keys (message: the key's SHA-256 hex), so every API process
+     * evicts it from its key cache. Channels ignore the database index: the prefix is what
+     * keeps deployments and test files apart.
+     */
+    keyRevocations: () => `${prefix}:key-revocations`,
     // --- limits (packages/limits) ---
     // The admission script checks a user's windows, the global window and both daily budgets in
     // one call, and a cluster runs a script only on keys of one slot: so every key it touches

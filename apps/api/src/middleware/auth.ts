@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { KeyOwner } from '@assistant/db';
+import { hashApiKey, type KeyOwner } from '@assistant/db';
 import type { MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../app-error.ts';
+import type { RevocableKeyCache } from '../key-revocations.ts';
 
 /** Looks up the owner of an API key; `undefined` when unknown or revoked. */
 export type KeyLookup = (apiKey: string) => Promise<KeyOwner | undefined>;
@@ -14,7 +15,15 @@ export type UserAuthOptions = {
   cacheTtlMs: number;
   /** @defaultValue 10000 */
   cacheSize?: number;
+  /**
+   * Whether cached keys can be trusted now: false while revocations could be missed (their
+   * subscription is down), and then every request looks its key up. @defaultValue always true
+   */
+  cacheUsable?: () => boolean;
 };
+
+/** The user-auth middleware, and the handles that drop its cached keys. */
+export type UserAuth = MiddlewareHandler<AppEnv> & RevocableKeyCache;
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
@@ -29,28 +38,46 @@ function unauthorized(message: string): AppError {
 }
 
 /**
- * Authenticates `Authorization: Bearer <api key>`. Found keys are cached briefly so a busy
- * client costs one Postgres lookup per TTL; unknown keys are not cached (they would let anyone
- * fill the cache), so revocation takes effect within the TTL.
+ * Authenticates `Authorization: Bearer <api key>`. Found keys are cached so a busy client costs
+ * one Postgres lookup per TTL; unknown keys are not cached (they would let anyone fill the
+ * cache). Entries are keyed by the key's hash, the form revocations name a key by: `evict` and
+ * `clear` make a revocation take effect at once (see key-revocations.ts).
  */
-export function createUserAuth(lookup: KeyLookup, options: UserAuthOptions): MiddlewareHandler<AppEnv> {
+export function createUserAuth(lookup: KeyLookup, options: UserAuthOptions): UserAuth {
   const cache = new LRUCache<string, KeyOwner>({
     max: options.cacheSize ?? 10_000,
     ttl: Math.max(1, options.cacheTtlMs),
   });
-  return async function userAuth(c, next) {
+  const cacheUsable = () => options.cacheTtlMs > 0 && (options.cacheUsable?.() ?? true);
+  // Bumped by every eviction: a lookup that started before a revocation may have read the key
+  // as live, and must not put it back into the cache after the eviction.
+  let invalidations = 0;
+
+  async function userAuth(c: Parameters<MiddlewareHandler<AppEnv>>[0], next: () => Promise<void>) {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) throw unauthorized('missing bearer API key');
-    const cacheKey = createHash('sha256').update(token).digest('hex');
-    let owner = options.cacheTtlMs > 0 ? cache.get(cacheKey) : undefined;
+    const keyHash = hashApiKey(token);
+    let owner = cacheUsable() ? cache.get(keyHash) : undefined;
     if (!owner) {
+      const seen = invalidations;
       owner = await lookup(token);
       if (!owner) throw unauthorized('invalid API key');
-      if (options.cacheTtlMs > 0) cache.set(cacheKey, owner);
+      if (cacheUsable() && seen === invalidations) cache.set(keyHash, owner);
     }
     c.set('user', owner);
     await next();
-  };
+  }
+
+  return Object.assign(userAuth, {
+    evict(keyHash: string) {
+      invalidations += 1;
+      cache.delete(keyHash);
+    },
+    clear() {
+      invalidations += 1;
+      cache.clear();
+    },
+  });
 }
 
 /** Authenticates `Authorization: Bearer <ADMIN_TOKEN>` in constant time. */

@@ -1,16 +1,18 @@
 import type { CacheEpochs } from '@assistant/cache';
-import { CreateUser, Tier, UpdateUser, UserId } from '@assistant/contracts';
+import { ApiKeyId, CreateUser, Tier, UpdateUser, UserId } from '@assistant/contracts';
 import type { UsersRepo } from '@assistant/db';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
+import type { KeyRevocations } from '../key-revocations.ts';
 
 /** Deps of {@link createAdminRoutes}. */
 export type AdminRoutesDeps = {
-  users: Pick<UsersRepo, 'createUserWithKey' | 'updateUser'>;
+  users: Pick<UsersRepo, 'createUserWithKey' | 'updateUser' | 'createKey' | 'listKeys' | 'revokeKey'>;
   epochs: Pick<CacheEpochs, 'purge'>;
+  keyRevocations: Pick<KeyRevocations, 'publish'>;
 };
 
 /** Body of `POST /v1/admin/cache/purge`. */
@@ -54,6 +56,38 @@ export function createAdminRoutes(deps: AdminRoutesDeps) {
           : ({ scope: 'tier', tier: body.tier } as const);
     const result = await deps.epochs.purge(scope);
     return c.json({ purged: body, epoch: result.epoch });
+  });
+
+  app.post('/users/:id/keys', async function createKey(c) {
+    const { id } = z.object({ id: UserId }).parse({ id: c.req.param('id') });
+    const created = await deps.users.createKey(id);
+    if (!created) throw notFound('user');
+    // Shown this once, like a user's first key; the user's other keys keep working.
+    return c.json({ id: created.id, api_key: created.apiKey, prefix: created.prefix }, 201);
+  });
+
+  app.get('/users/:id/keys', async function listKeys(c) {
+    const { id } = z.object({ id: UserId }).parse({ id: c.req.param('id') });
+    const found = await deps.users.listKeys(id);
+    if (!found) throw notFound('user');
+    return c.json({
+      data: found.map((key) => ({
+        id: key.id,
+        prefix: key.prefix,
+        created_at: key.createdAt.toISOString(),
+        revoked_at: key.revokedAt?.toISOString() ?? null,
+      })),
+    });
+  });
+
+  app.delete('/keys/:id', async function revokeKey(c) {
+    const { id } = z.object({ id: ApiKeyId }).parse({ id: c.req.param('id') });
+    const revoked = await deps.users.revokeKey(id);
+    if (!revoked) throw notFound('API key');
+    // Evicts the key from every API process's cache at once. Published again on a repeated
+    // revoke: if Redis failed the first publish (a 503), retrying the call completes it.
+    await deps.keyRevocations.publish(revoked.keyHash);
+    return c.json({ id: revoked.id, revoked_at: revoked.revokedAt.toISOString() });
   });
 
   return app;
