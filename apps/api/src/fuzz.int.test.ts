@@ -224,6 +224,9 @@ function allRoutes() {
     { method: 'DELETE', path: '/v1/notes/{note}', admin: false },
     { method: 'GET', path: '/v1/usage', admin: false },
     { method: 'GET', path: '/v1/admin/usage', admin: true },
+    { method: 'POST', path: '/v1/admin/users/{user}/keys', admin: true },
+    { method: 'GET', path: '/v1/admin/users/{user}/keys', admin: true },
+    { method: 'DELETE', path: '/v1/admin/keys/00000000-0000-4000-8000-000000000000', admin: true },
   ];
 }
 
@@ -407,6 +410,23 @@ function parameterCases(): (Case & { admin: boolean })[] {
       status: 400,
       code: 'invalid_request',
     })),
+    ...['%00', 'not-a-uuid', `{user}%00`, '%E0%A4%A'].flatMap((id) => [
+      {
+        method: 'POST',
+        path: `/v1/admin/users/${id}/keys`,
+        admin: true,
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        method: 'GET',
+        path: `/v1/admin/users/${id}/keys`,
+        admin: true,
+        status: 400,
+        code: 'invalid_request',
+      },
+      { method: 'DELETE', path: `/v1/admin/keys/${id}`, admin: true, status: 400, code: 'invalid_request' },
+    ]),
     list(`cursor=${cursor('+275760-09-13T00:00:00.000Z|n_00000000000000000000000000000000')}`),
     list(`cursor=${cursor('2024-13-45T00:00:00.000Z|n_00000000000000000000000000000000')}`),
     list(`cursor=${cursor('0000-01-01T00:00:00.000Z|n_00000000000000000000000000000000')}`),

@@ -22,6 +22,14 @@ describe('the OpenAPI document', () => {
       expect(text).toContain(`"${type}"`);
   });
 
+  it('describes the admin key routes, and a key listing never carries the key', () => {
+    expect(Object.keys(doc.paths['/v1/admin/users/{id}/keys'])).toEqual(['post', 'get']);
+    const listing = JSON.stringify(doc.paths['/v1/admin/users/{id}/keys'].get.responses['200']);
+    expect(listing).toContain('"revoked_at"');
+    expect(listing).not.toContain('api_key');
+    expect(doc.paths['/v1/admin/keys/{id}'].delete.responses['200'].content).toBeDefined();
+  });
+
   it('renders a docs page that links the document and escapes text', () => {
     const html = renderDocsPage(doc);
     expect(html).toContain('href="/openapi.json"');

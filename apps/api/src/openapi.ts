@@ -1,4 +1,6 @@
 import {
+  ApiKeyView,
+  CreatedApiKey,
   CreatedUser,
   CreateUser,
   ErrorBody,
@@ -8,6 +10,7 @@ import {
   NoteView,
   QueryEvent,
   QueryView,
+  RevokedApiKey,
   SubmitAccepted,
   SubmitQuery,
   UpdateUser,
@@ -165,6 +168,40 @@ export function buildOpenApi() {
           parameters: [idParam('id')],
           requestBody: body(UpdateUser),
           responses: { '200': { description: 'updated' }, ...common },
+        },
+      },
+      '/v1/admin/users/{id}/keys': {
+        post: {
+          summary: 'Add an API key to a user',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: {
+            '201': { description: 'the key is shown once', content: json(CreatedApiKey) },
+            ...common,
+          },
+        },
+        get: {
+          summary: "A user's API keys (never the keys themselves)",
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: {
+            '200': {
+              description: '`{data: ApiKey[]}`',
+              content: json(z.object({ data: z.array(ApiKeyView) })),
+            },
+            ...common,
+          },
+        },
+      },
+      '/v1/admin/keys/{id}': {
+        delete: {
+          summary: 'Revoke an API key (at once on every API process; idempotent)',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: {
+            '200': { description: 'revoked, and when (the first time)', content: json(RevokedApiKey) },
+            ...common,
+          },
         },
       },
       '/v1/admin/usage': {
