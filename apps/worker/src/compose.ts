@@ -192,7 +192,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
     contextCache: createContextCache<Excerpts>(
-      { maxBytes: config.retrieval.contextCacheBytes },
+      { maxBytes: config.retrieval.contextCacheBytes, ttlMs: config.retrieval.contextCacheTtlMs },
       { onCacheEvent },
     ),
     budget,

@@ -3,6 +3,27 @@ import type { CacheOutcome, CacheTier } from './cache-events.ts';
 import { createContextCache } from './context-cache.ts';
 
 describe('createContextCache', () => {
+  it('forgets a context once its time-to-live has passed', () => {
+    let clock = 1_000;
+    const contexts = createContextCache({ ttlMs: 60_000, now: () => clock });
+    contexts.set('a', 'context a');
+    clock += 60_000;
+    expect(contexts.get('a')).toBe('context a');
+    clock += 1;
+    expect(contexts.get('a')).toBeUndefined();
+    expect(contexts.size).toBe(0);
+  });
+
+  it('keeps contexts for an hour by default', () => {
+    let clock = 5_000;
+    const contexts = createContextCache({ now: () => clock });
+    contexts.set('a', 'context a');
+    clock += 60 * 60 * 1000;
+    expect(contexts.get('a')).toBe('context a');
+    clock += 1;
+    expect(contexts.get('a')).toBeUndefined();
+  });
+
   it('evicts the least recently used contexts once the bytes exceed the bound', () => {
     // Key "a" + 99 chars of value = 100 UTF-16 units = 200 bytes per entry.
     const contexts = createContextCache({ maxBytes: 600 });

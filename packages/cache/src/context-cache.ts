@@ -11,6 +11,10 @@ export type ContextCacheOptions<V> = {
    * of the value (a string, else its JSON), the upper bound of what V8 keeps for a string
    */
   sizeOf?: (value: V, key: string) => number;
+  /** How long a context stays usable after it was stored, in ms. @defaultValue 3600000 (1 h) */
+  ttlMs?: number;
+  /** The clock (ms) the time-to-live is measured on. @defaultValue `performance.now` */
+  now?: () => number;
 };
 
 function defaultSizeOf(value: unknown, key: string): number {
@@ -20,9 +24,9 @@ function defaultSizeOf(value: unknown, key: string): number {
 
 /**
  * An in-process LRU of assembled contexts, bounded by bytes rather than entries (contexts vary
- * from a few hundred bytes to hundreds of KB). Keys are the caller's: include everything the
- * context depends on (user, generation, chunk ids, token budget). A value larger than the bound
- * is not cached.
+ * from a few hundred bytes to hundreds of KB) and by age (the product plan's 1 h). Keys are the
+ * caller's: include everything the context depends on (user, generation, chunk ids, token
+ * budget). A value larger than the bound is not cached.
  *
  * @example
  * const contexts = createContextCache<string>({ maxBytes: 100 * 1024 * 1024 });
@@ -34,8 +38,16 @@ export function createContextCache<V extends {} = string>(
 ) {
   const sizeOf = options.sizeOf ?? defaultSizeOf;
   const onCacheEvent = deps.onCacheEvent ?? ignoreCacheEvent;
+  const now = options.now;
   const lru = new LRUCache<string, V>({
     maxSize: options.maxBytes ?? 100 * 1024 * 1024,
+    ttl: options.ttlMs ?? 60 * 60 * 1000,
+    // Expired entries are dropped when read (no timer per entry); a stale one still counts
+    // against maxSize until then, and LRU eviction removes it first anyway.
+    ttlAutopurge: false,
+    // Read the clock on every check, so an injected clock is exact (the default caches it per tick).
+    ttlResolution: 0,
+    ...(now ? { perf: { now } } : {}),
     // lru-cache needs a positive integer per entry.
     sizeCalculation: (value, key) => Math.max(1, Math.ceil(sizeOf(value, key))),
   });

@@ -98,6 +98,8 @@ export const EnvSchema = z
     RETRIEVAL_CACHE_MB: z.coerce.number().int().min(1).default(256),
     // Memory for assembled prompt contexts in one worker (in-process LRU), in MiB.
     CONTEXT_CACHE_MB: z.coerce.number().int().min(1).default(100),
+    // Seconds an assembled prompt context stays usable in that LRU (the product plan: 1 hour).
+    CONTEXT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
     // Word pieces each chunk repeats from the previous one.
     CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(128).default(32),
     // Jobs one worker process runs at once.
@@ -220,6 +222,7 @@ function shape(env: Env) {
       rrfK: env.RETRIEVAL_RRF_K,
       cacheBytes: env.RETRIEVAL_CACHE_MB * 1024 * 1024,
       contextCacheBytes: env.CONTEXT_CACHE_MB * 1024 * 1024,
+      contextCacheTtlMs: env.CONTEXT_CACHE_TTL_SECONDS * 1000,
       overlapTokens: env.CHUNK_OVERLAP_TOKENS,
     },
     jobs: {
