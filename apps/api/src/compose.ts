@@ -17,12 +17,12 @@ import {
   createIndexQueue,
   createKeys,
   createNotesGenerations,
-  createRedis,
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { createApp } from './app.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { limitsFor } from './limits-for.ts';
+import { createStreamReader } from './stream-reader.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
 /**
@@ -35,9 +35,9 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
   // No offline queue: with Redis down, requests fail fast (503) instead of hanging.
   const redis = await connectRedis(config.redis.url, 'command', 'api', logger);
-  // A subscribed connection runs no other command, so revocations get their own ('blocking':
+  // A subscribed connection runs no other command, so revocations get their own ('subscriber':
   // no command timeout, which a subscription would outlast).
-  const subscriber = await connectRedis(config.redis.url, 'blocking', 'api-key-revocations', logger);
+  const subscriber = await connectRedis(config.redis.url, 'subscriber', 'api-key-revocations', logger);
   const keyRevocations = await createKeyRevocations(redis, subscriber, keys, logger);
 
   const queue = createAnswerQueue(redis, keys, config.jobs);
@@ -45,6 +45,14 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   // Ledger jobs retry for hours: a Postgres outage delays rows, never loses them.
   const costQueue = createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 });
   const events = createEventStream(redis, keys, config.events);
+  // Every SSE stream and long-poll of this process: one subscriber connection for the append
+  // notifications, reads on the command connection. No connection per request.
+  const reader = createStreamReader({
+    readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
+    subscriber: await connectRedis(config.redis.url, 'subscriber', 'api-events', logger),
+    channelOf: (queryId) => keys.eventsNotify(queryId),
+    logger,
+  });
   const users = createUsersRepo(db.db);
   const notes = createNotesRepo(db.db);
   const queries = createQueriesRepo(db.db);
@@ -54,7 +62,6 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
   const answerCache = createAnswerCache(redis, keys, {}, { onCacheEvent });
   const limitsOf = (owner: Parameters<typeof limitsFor>[0]) => limitsFor(owner, config.limits.tiers);
-  const closing = new AbortController();
   const global = {
     perHour: config.limits.global.perHour,
     dailyBudgetMicros: config.limits.global.dailyBudgetMicros,
@@ -90,13 +97,12 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     admission,
     budget: createBudget(redis, keys),
     global,
-    openBlocking: () => createRedis(config.redis.url, 'blocking', 'api-tail'),
+    reader,
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,
     logger,
     newId: randomUUID,
     now: Date.now,
-    closing: closing.signal,
     options: {
       maxWaitSeconds: config.api.maxWaitSeconds,
       heartbeatMs: config.events.heartbeatMs,
@@ -110,10 +116,11 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     parts: { redis, db, keys, queue, indexQueue, costQueue, events, generations, epochs, admission },
     /** Ends open SSE streams (with a reconnect hint) and long-polls; call before closing the server. */
     beginShutdown() {
-      closing.abort();
+      reader.close();
     },
     async close() {
       await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
+      reader.close();
       keyRevocations.close();
       redis.disconnect();
       await db.close().catch(() => {});

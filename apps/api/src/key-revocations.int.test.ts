@@ -21,7 +21,7 @@ function recordingCache() {
 async function startProcess() {
   const keys = createKeys(testRedis.prefix);
   const publisher = await connectRedis(testRedis.url, 'command', 'test-publisher', silent);
-  const subscriber = await connectRedis(testRedis.url, 'blocking', 'test-subscriber', silent);
+  const subscriber = await connectRedis(testRedis.url, 'subscriber', 'test-subscriber', silent);
   opened.connections.push(publisher, subscriber);
   const revocations = await createKeyRevocations(publisher, subscriber, keys, silent);
   opened.revocations.push(revocations);

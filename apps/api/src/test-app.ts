@@ -50,6 +50,8 @@ export async function createTestApp(
     testRedis,
     database,
     createUser,
+    /** Ends open SSE streams and long-polls, as a shutting-down process does. */
+    beginShutdown: () => api.beginShutdown(),
     async close() {
       for (const producer of [api.parts.queue, api.parts.indexQueue, api.parts.costQueue]) {
         await producer.queue.obliterate({ force: true }).catch(() => {});

@@ -1,6 +1,6 @@
 import type { QueryEvent } from '@assistant/contracts';
 import type { TestRedis } from '@assistant/testing';
-import { createTestRedis } from '@assistant/testing';
+import { createTestRedis, waitUntil } from '@assistant/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStream } from './event-stream.ts';
@@ -189,29 +189,26 @@ describe('createEventStream: reading', () => {
     ]);
   });
 
-  it('waitAfter blocks until a new event arrives and returns it', async () => {
+  it('publishes the id of every stored append on the query channel, and nothing for a refused one', async () => {
     const queryId = newQueryId();
-    const firstId = await stream.append(queryId, { type: 'token', text: 'before' });
-    const blocking = new Redis(t.url, { maxRetriesPerRequest: 3 });
+    const subscriber = new Redis(t.url, { maxRetriesPerRequest: 3 });
+    const heard: string[] = [];
     try {
-      const waiting = stream.waitAfter(blocking, queryId, firstId!, 10_000);
-      // The append goes over the shared connection while the other one is held by XREAD BLOCK.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const newId = await stream.append(queryId, { type: 'token', text: 'after' });
-      expect(await waiting).toEqual([{ id: newId, event: { type: 'token', text: 'after' } }]);
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === keys.eventsNotify(queryId)) heard.push(message);
+      });
+      await subscriber.subscribe(keys.eventsNotify(queryId));
+      const first = await stream.append(queryId, { type: 'token', text: 'one' });
+      const done = await stream.append(queryId, {
+        type: 'error',
+        error: { code: 'upstream_unavailable', message: 'x' },
+      });
+      expect(await stream.append(queryId, { type: 'token', text: 'late' })).toBeUndefined();
+      await waitUntil(() => heard.length >= 2, { what: 'two notifications', timeoutMs: 2_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toEqual([first, done]);
     } finally {
-      blocking.disconnect();
-    }
-  });
-
-  it('waitAfter returns an empty array when nothing arrives in time', async () => {
-    const queryId = newQueryId();
-    const id = await stream.append(queryId, { type: 'token', text: 'only' });
-    const blocking = new Redis(t.url, { maxRetriesPerRequest: 3 });
-    try {
-      expect(await stream.waitAfter(blocking, queryId, id!, 50)).toEqual([]);
-    } finally {
-      blocking.disconnect();
+      subscriber.disconnect();
     }
   });
 });

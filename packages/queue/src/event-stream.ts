@@ -60,6 +60,7 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
           JSON.stringify(event),
           maxLength,
           options.ttlSeconds,
+          keys.eventsNotify(queryId),
         ],
       );
       return typeof reply === 'string' ? reply : undefined;
@@ -73,28 +74,6 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
         string[],
       ][];
       return parseEntries(entries);
-    },
-
-    /**
-     * Waits up to `blockMs` for events after `afterId` on a connection of the caller's (XREAD
-     * BLOCK holds the connection, so never pass a shared one). Empty array on timeout.
-     */
-    async waitAfter(
-      blocking: Redis,
-      queryId: string,
-      afterId: string,
-      blockMs: number,
-    ): Promise<StoredEvent[]> {
-      const reply = (await blocking.xread(
-        'COUNT',
-        1000,
-        'BLOCK',
-        Math.max(1, Math.round(blockMs)),
-        'STREAMS',
-        keys.events(queryId),
-        afterId,
-      )) as [string, [string, string[]][]][] | null;
-      return reply?.[0] ? parseEntries(reply[0][1]) : [];
     },
 
     /** Deletes a query's stream (used when an enqueue is rolled back). */

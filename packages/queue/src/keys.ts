@@ -22,6 +22,8 @@ export function createKeys(prefix: string) {
     events: (queryId: string) => `${prefix}:events:{${queryId}}`,
     /** The job token of the run that may append to a query's stream (same slot as the stream). */
     eventsOwner: (queryId: string) => `${prefix}:events-owner:{${queryId}}`,
+    /** Pub/sub channel told the id of every append to a query's stream (API readers wake on it). */
+    eventsNotify: (queryId: string) => `${prefix}:events-notify:{${queryId}}`,
     /** Pattern that matches every key of this prefix (for tests and purges, never on a hot path). */
     all: () => `${prefix}:*`,
     /** Counter bumped on every note change of a user; part of every answer-cache key. */

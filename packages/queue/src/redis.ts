@@ -6,10 +6,11 @@ import { Redis, type RedisOptions } from 'ioredis';
  *   request gets a 503 instead of hanging.
  * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`.
  * - `events`: a worker's appends to event streams (see below).
- * - `blocking`: one short-lived connection per tailing reader (XREAD BLOCK). No command timeout
- *   (a block outlasts it), but a command still fails after one failed reconnect.
+ * - `subscriber`: a pub/sub connection (an API process's stream reader, its key revocations).
+ *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
+ *   timeout, and a (re)subscribe fails after one failed reconnect instead of waiting forever.
  */
-export type RedisRole = 'command' | 'worker' | 'blocking' | 'events';
+export type RedisRole = 'command' | 'worker' | 'subscriber' | 'events';
 
 const roleOptions: Record<RedisRole, RedisOptions> = {
   command: {
@@ -19,7 +20,7 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
     commandTimeout: 5_000,
   },
   worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
-  blocking: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
+  subscriber: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },
   // A worker's event appends: wait out an outage; commands in flight when the connection
   // dropped are re-sent (ioredis would otherwise leave their promises pending forever), and the
   // append script drops a re-sent duplicate by its sequence number.

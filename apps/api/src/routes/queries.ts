@@ -6,11 +6,11 @@ import { isStreamId } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { Redis } from 'ioredis';
 import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
+import type { StreamReader } from '../stream-reader.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
 import { withDeadline } from '../with-deadline.ts';
 
@@ -19,14 +19,12 @@ export type QueryRoutesDeps = {
   queries: Pick<QueriesRepo, 'findOwned'>;
   submit: QuerySubmitter;
   limitsOf: (owner: KeyOwner) => TierLimits;
-  events: EventStream;
-  /** Opens a dedicated connection for one blocking reader; the caller disconnects it. */
-  openBlocking: () => Redis;
+  events: Pick<EventStream, 'readAfter'>;
+  /** Every SSE stream and long-poll of this process follows its query's stream through it. */
+  reader: Pick<StreamReader, 'follow' | 'closing'>;
   metrics: Metrics;
   logger: Logger;
   now: () => number;
-  /** Aborted when the process starts shutting down: open streams end with a reconnect hint. */
-  closing: AbortSignal;
   options: { maxWaitSeconds: number; heartbeatMs: number };
 };
 
@@ -95,34 +93,31 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     let row = await findOwnedOr404(c.req.param('id'), user.userId);
     const waitSeconds = Math.min(params.wait ?? 0, deps.options.maxWaitSeconds);
     if (waitSeconds > 0 && !isFinished(row)) {
-      await waitForTerminal(row.id, waitSeconds * 1000, AbortSignal.any([c.req.raw.signal, deps.closing]));
+      await waitForTerminal(row.id, waitSeconds * 1000, c.req.raw.signal);
       row = (await deps.queries.findOwned(row.id, user.userId)) ?? row;
     }
     return c.json(toQueryView(row));
   });
 
-  /** Blocks until the query's terminal event is on its stream, the time is up, or the client left. */
+  /**
+   * Waits until the query's terminal event is on its stream, the time is up, the client left or
+   * the process is shutting down (the reader then ends every follower).
+   */
   async function waitForTerminal(queryId: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
     const deadline = deps.now() + timeoutMs;
-    const connection = deps.openBlocking();
-    const onAbort = () => connection.disconnect();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const follower = deps.reader.follow(queryId, '0');
+    const leave = () => follower.close();
+    signal.addEventListener('abort', leave, { once: true });
     try {
-      let lastId = '0';
-      while (!signal.aborted) {
+      for (;;) {
         const remaining = deadline - deps.now();
         if (remaining <= 0) return;
-        const batch = await deps.events.waitAfter(connection, queryId, lastId, remaining);
-        for (const stored of batch) {
-          if (isTerminalEvent(stored.event)) return;
-          lastId = stored.id;
-        }
+        const batch = await follower.next(remaining);
+        if (batch === undefined || batch.some((stored) => isTerminalEvent(stored.event))) return;
       }
-    } catch (error) {
-      if (!signal.aborted) throw error;
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      connection.disconnect();
+      signal.removeEventListener('abort', leave);
+      follower.close();
     }
   }
 
@@ -139,60 +134,51 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     const expired = isFinished(row) && (await deps.events.readAfter(row.id, '0', 1)).length === 0;
     c.header('X-Accel-Buffering', 'no');
     c.header('Cache-Control', 'no-cache, no-transform');
-    return streamSSE(
-      c,
-      async function relayEvents(stream) {
+    // Everything is caught inside: Hono would turn an escaped error into an `event: error` whose data
+    // is the raw message, a second ending in no documented shape. A stream ends once, with `done`
+    // or `error` as stored, or with a reconnect hint (a comment) when this process cannot go on.
+    return streamSSE(c, async function relayEvents(stream) {
+      if (expired) {
+        const event = terminalEventOf(row)!;
+        await stream.write(`retry: ${SSE_RETRY_MS}\n\n`).catch(() => {});
+        await stream.writeSSE({ id: '0-1', event: event.type, data: JSON.stringify(event) }).catch(() => {});
+        return;
+      }
+      deps.metrics.sseConnections.inc();
+      const follower = deps.reader.follow(row.id, resumeFrom);
+      stream.onAbort(() => follower.close());
+      try {
         await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
-        if (expired) {
-          // An expired stream of a finished query: its ending, rebuilt from the row.
-          const event = terminalEventOf(row)!;
-          await stream.writeSSE({ id: '0-1', event: event.type, data: JSON.stringify(event) });
-          return;
-        }
-        deps.metrics.sseConnections.inc();
-        const connection = deps.openBlocking();
-        const hangUp = () => connection.disconnect();
-        stream.onAbort(hangUp);
-        deps.closing.addEventListener('abort', hangUp, { once: true });
-        try {
-          let lastId = resumeFrom;
-          while (!stream.aborted && !deps.closing.aborted) {
-            const batch = await deps.events.waitAfter(connection, row.id, lastId, deps.options.heartbeatMs);
-            if (batch.length === 0) {
-              await stream.write(': heartbeat\n\n');
-              continue;
-            }
-            for (const stored of batch) {
-              await stream.writeSSE({
-                id: stored.id,
-                event: stored.event.type,
-                data: JSON.stringify(stored.event),
-              });
-              lastId = stored.id;
-              if (isTerminalEvent(stored.event)) return;
-            }
+        for (;;) {
+          const batch = await follower.next(deps.options.heartbeatMs);
+          if (batch === undefined) break;
+          if (batch.length === 0) {
+            await stream.write(': heartbeat\n\n');
+            continue;
           }
-        } catch (error) {
-          if (!deps.closing.aborted) throw error;
-        } finally {
-          deps.closing.removeEventListener('abort', hangUp);
-          connection.disconnect();
-          deps.metrics.sseConnections.dec();
+          for (const stored of batch) {
+            await stream.writeSSE({
+              id: stored.id,
+              event: stored.event.type,
+              data: JSON.stringify(stored.event),
+            });
+            if (isTerminalEvent(stored.event)) return;
+          }
         }
-        if (deps.closing.aborted && !stream.aborted) {
+        if (deps.reader.closing && !stream.aborted) {
           // Another replica takes the reconnect; Last-Event-ID resumes without a gap.
-          await stream.write(
-            `retry: ${SSE_RETRY_MS}\n: server shutting down, reconnect with Last-Event-ID\n\n`,
-          );
+          await stream.write(`: server shutting down, reconnect with Last-Event-ID\n\n`);
         }
-      },
-      async function onStreamError(error, stream) {
+      } catch (error) {
         if (stream.aborted) return;
         deps.logger.warn({ err: error, queryId: row.id }, 'event stream interrupted');
         // The client reconnects with Last-Event-ID after `retry` ms and resumes without a gap.
         await stream.write(': interrupted, reconnect with Last-Event-ID\n\n').catch(() => {});
-      },
-    );
+      } finally {
+        follower.close();
+        deps.metrics.sseConnections.dec();
+      }
+    });
   });
 
   return app;

@@ -5,7 +5,8 @@ KEYS[1] the query's stream (STREAM: fields `type`, `data`)
 KEYS[2] its owner (HASH: `token` of the run that may write to it, `seq` of the last event it wrote)
 ARGV[1] owner token ('' = no owner check), ARGV[2] '1' = claim ownership, ARGV[3] the event's
         sequence number in this run (0 = none), ARGV[4] event type, ARGV[5] event JSON,
-        ARGV[6] approximate max length, ARGV[7] TTL seconds
+        ARGV[6] approximate max length, ARGV[7] TTL seconds, ARGV[8] the query's notification
+        channel: the new entry id is PUBLISHed there, so readers read again (API stream reader)
 Returns the new entry id; 'dup' for an event this run already wrote (a command re-sent after
 a reconnect); false (nil) when refused: the stream has ended, or another run owns it.
 ]]
@@ -29,4 +30,5 @@ elseif ARGV[1] ~= '' then
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('PUBLISH', ARGV[8], id)
 return id

@@ -1,0 +1,161 @@
+import { createEventStream, createKeys, createRedis, type StoredEvent, waitForRedis } from '@assistant/queue';
+import { createTestRedis, type TestRedis, waitUntil } from '@assistant/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createStreamReader, type StreamReader } from './stream-reader.ts';
+
+// The reader every SSE stream and long-poll of an API process shares, against real Redis: the
+// worker's append script publishes, the reader reads on the shared command connection.
+let t: TestRedis;
+let keys: ReturnType<typeof createKeys>;
+let events: ReturnType<typeof createEventStream>;
+const opened: { reader: StreamReader; subscriber: Redis }[] = [];
+const silent = { warn() {} };
+let seq = 0;
+const newQueryId = () => `q_${(++seq).toString(16).padStart(32, '0')}${Date.now().toString(16)}`;
+
+beforeAll(async () => {
+  t = await createTestRedis('stream-reader');
+  keys = createKeys(t.prefix);
+  events = createEventStream(t.redis, keys, { ttlSeconds: 60 });
+});
+
+afterEach(() => {
+  for (const { reader } of opened.splice(0)) reader.close();
+});
+
+afterAll(async () => {
+  await t.cleanup();
+});
+
+async function openReader(name = `reader-${seq}`) {
+  const subscriber = createRedis(t.url, 'subscriber', name);
+  await waitForRedis(subscriber);
+  const reader = createStreamReader({
+    readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
+    subscriber,
+    channelOf: (queryId) => keys.eventsNotify(queryId),
+    logger: silent,
+  });
+  opened.push({ reader, subscriber });
+  return { reader, subscriber };
+}
+
+const token = (text: string) => ({ type: 'token', text }) as const;
+const texts = (batch: StoredEvent[] | undefined) =>
+  (batch ?? []).map((stored) => (stored.event.type === 'token' ? stored.event.text : stored.event.type));
+
+/** Collects a follower's events until `count` have arrived. */
+async function collect(follower: ReturnType<StreamReader['follow']>, count: number): Promise<StoredEvent[]> {
+  const seen: StoredEvent[] = [];
+  while (seen.length < count) {
+    const batch = await follower.next(5_000);
+    if (batch === undefined) break;
+    seen.push(...batch);
+  }
+  return seen;
+}
+
+describe('createStreamReader', () => {
+  it('replays a stream from the start, then delivers what is appended later, in order', async () => {
+    const { reader } = await openReader();
+    const queryId = newQueryId();
+    await events.append(queryId, token('a'));
+    const follower = reader.follow(queryId, '0');
+    expect(texts(await follower.next(5_000))).toEqual(['a']);
+    const later = collect(follower, 3);
+    for (const text of ['b', 'c', 'd']) await events.append(queryId, token(text));
+    expect(texts(await later)).toEqual(['b', 'c', 'd']);
+    follower.close();
+  });
+
+  it('resumes after the given id, exclusive', async () => {
+    const { reader } = await openReader();
+    const queryId = newQueryId();
+    const first = await events.append(queryId, token('one'));
+    await events.append(queryId, token('two'));
+    const follower = reader.follow(queryId, first!);
+    expect(texts(await follower.next(5_000))).toEqual(['two']);
+    follower.close();
+  });
+
+  it('answers [] when nothing arrives in time, and undefined once closed', async () => {
+    const { reader } = await openReader();
+    const follower = reader.follow(newQueryId(), '0');
+    expect(await follower.next(50)).toEqual([]);
+    const pending = follower.next(10_000);
+    follower.close();
+    expect(await pending).toBeUndefined();
+  });
+
+  it('ends every follower when the reader closes, and starts none after', async () => {
+    const { reader } = await openReader();
+    const followers = Array.from({ length: 5 }, () => reader.follow(newQueryId(), '0'));
+    const pending = followers.map((f) => f.next(10_000));
+    reader.close();
+    expect(reader.closing).toBe(true);
+    expect(await Promise.all(pending)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(await reader.follow(newQueryId(), '0').next(10)).toBeUndefined();
+  });
+
+  it('serves many streams over its one subscriber connection', async () => {
+    const name = `reader-many-${Date.now()}`;
+    const { reader } = await openReader(name);
+    const ids = Array.from({ length: 300 }, () => newQueryId());
+    const followers = ids.map((id) => reader.follow(id, '0'));
+    expect(reader.followed).toBe(300);
+    const delivered = Promise.all(followers.map((f) => collect(f, 2)));
+    await Promise.all(ids.map((id) => events.append(id, token(`first ${id}`))));
+    await Promise.all(ids.map((id) => events.append(id, token(`second ${id}`))));
+    const batches = await delivered;
+    batches.forEach((seen, i) => {
+      expect(texts(seen)).toEqual([`first ${ids[i]}`, `second ${ids[i]}`]);
+    });
+    const clients = (await t.redis.client('LIST')) as string;
+    expect(clients.split('\n').filter((line) => line.includes(`name=${name} `))).toHaveLength(1);
+    for (const follower of followers) follower.close();
+    expect(reader.followed).toBe(0);
+  });
+
+  it('shares one stream between two followers at different positions', async () => {
+    const { reader } = await openReader();
+    const queryId = newQueryId();
+    const first = await events.append(queryId, token('1'));
+    const fromStart = reader.follow(queryId, '0');
+    const fromFirst = reader.follow(queryId, first!);
+    await events.append(queryId, token('2'));
+    expect(texts(await collect(fromStart, 2))).toEqual(['1', '2']);
+    expect(texts(await collect(fromFirst, 1))).toEqual(['2']);
+    fromFirst.close();
+    await events.append(queryId, token('3'));
+    expect(texts(await collect(fromStart, 1))).toEqual(['3']);
+    fromStart.close();
+  });
+
+  it('loses no event when its subscriber connection is killed and comes back', async () => {
+    const name = `reader-kill-${Date.now()}`;
+    const { reader, subscriber } = await openReader(name);
+    const queryId = newQueryId();
+    const follower = reader.follow(queryId, '0');
+    await events.append(queryId, token('before'));
+    expect(texts(await collect(follower, 1))).toEqual(['before']);
+
+    const line = ((await t.redis.client('LIST')) as string)
+      .split('\n')
+      .find((l) => l.includes(`name=${name} `));
+    const clientId = line?.match(/\bid=(\d+)/)?.[1];
+    expect(clientId).toBeDefined();
+    await t.redis.client('KILL', 'ID', clientId!);
+    // Appended while the notifications cannot arrive: the re-read after the reconnect finds it.
+    await events.append(queryId, token('during'));
+    await waitUntil(() => subscriber.status === 'ready', {
+      what: 'subscriber reconnected',
+      timeoutMs: 10_000,
+    });
+    const after = collect(follower, 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await events.append(queryId, token('after'));
+    expect(texts(await after)).toEqual(['during', 'after']);
+    follower.close();
+  });
+});

@@ -1,0 +1,214 @@
+import type { StoredEvent } from '@assistant/queue';
+
+/** The connection the reader listens on: once subscribed, a Redis connection runs no other command. */
+export type NotificationSubscriber = {
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  disconnect(): void;
+};
+
+/** Collaborators of {@link createStreamReader}. */
+export type StreamReaderDeps = {
+  /** Events after an id (exclusive), oldest first: XRANGE on a shared command connection. */
+  readAfter(queryId: string, afterId: string, count: number): Promise<StoredEvent[]>;
+  /** A connection of the reader's own, for the append notifications. */
+  subscriber: NotificationSubscriber;
+  /** The channel the worker publishes on after each append to a query's stream. */
+  channelOf(queryId: string): string;
+  logger: { warn(fields: Record<string, unknown>, message: string): void };
+};
+
+/** One reader's view of one query's stream, from a position on. */
+export type StreamFollower = {
+  /**
+   * The events after the last ones returned, oldest first: at once if some are waiting, else as
+   * soon as some arrive or `timeoutMs` passes (then `[]`). `undefined` once the follower or the
+   * whole reader is closed.
+   */
+  next(timeoutMs: number): Promise<StoredEvent[] | undefined>;
+  /** Stops following (idempotent); a pending `next` resolves `undefined`. */
+  close(): void;
+};
+
+// XRANGE page size: a stream is read to its end, this many entries per command.
+const PAGE = 1000;
+
+type Follower = {
+  queryId: string;
+  /** Id of the last entry read into `buffer` (exclusive start of the next read). */
+  cursor: string;
+  buffer: StoredEvent[];
+  wake?: () => void;
+  reading: boolean;
+  /** A notification came while a read was in flight: read again when it ends. */
+  again: boolean;
+  closed: boolean;
+};
+
+/**
+ * Every SSE stream and long-poll of an API process reads through this one reader: one subscriber
+ * connection for the append notifications (the worker's append script PUBLISHes on the query's
+ * channel) plus reads on the shared command connection, instead of a blocking XREAD connection
+ * per request. A follower subscribes before its first read, so no append between the two is
+ * missed; a notification only says "read again", so a lost one costs latency, never an event:
+ * every `next` that times out re-reads, and after a reconnect every follower re-reads. An idle
+ * follower holds a few hundred bytes and no connection.
+ *
+ * @example
+ * const follower = reader.follow(queryId, lastEventId);
+ * const events = await follower.next(15_000); // [] on a heartbeat timeout
+ */
+export function createStreamReader(deps: StreamReaderDeps) {
+  const byQuery = new Map<string, Set<Follower>>();
+  const channelToQuery = new Map<string, string>();
+  let closed = false;
+  let connectedOnce = false;
+
+  async function read(follower: Follower): Promise<void> {
+    if (follower.reading) {
+      follower.again = true;
+      return;
+    }
+    follower.reading = true;
+    try {
+      do {
+        follower.again = false;
+        let page: StoredEvent[];
+        do {
+          page = await deps.readAfter(follower.queryId, follower.cursor, PAGE);
+          if (follower.closed) return;
+          const last = page.at(-1);
+          if (last) {
+            follower.cursor = last.id;
+            follower.buffer.push(...page);
+            follower.wake?.();
+          }
+        } while (page.length === PAGE);
+      } while (follower.again && !follower.closed);
+    } catch (err) {
+      // Redis is unreachable: the follower stays, and its next timeout or the reconnect re-reads.
+      deps.logger.warn({ err: (err as Error).message, queryId: follower.queryId }, 'event read failed');
+    } finally {
+      follower.reading = false;
+    }
+  }
+
+  function readAll(queryId: string): void {
+    for (const follower of byQuery.get(queryId) ?? []) void read(follower);
+  }
+
+  deps.subscriber.on('message', (channel, _entryId) => {
+    // The channel names the query; one map lookup per notification, no parsing of the stream.
+    const queryId = channelToQuery.get(channel);
+    if (queryId) readAll(queryId);
+  });
+  deps.subscriber.on('ready', () => {
+    if (!connectedOnce) {
+      connectedOnce = true;
+      return;
+    }
+    // After a reconnect: subscribe again (ioredis does so too, but gives no reply to wait for) and
+    // read every stream, for whatever was appended while the notifications could not arrive.
+    const channels = [...channelToQuery.keys()];
+    if (channels.length > 0) {
+      deps.subscriber.subscribe(...channels).catch((err: Error) => {
+        deps.logger.warn({ err: err.message }, 'event notifications resubscribe failed');
+      });
+    }
+    for (const queryId of byQuery.keys()) readAll(queryId);
+  });
+  function remove(follower: Follower): void {
+    if (follower.closed) return;
+    follower.closed = true;
+    follower.wake?.();
+    const followers = byQuery.get(follower.queryId);
+    if (!followers) return;
+    followers.delete(follower);
+    if (followers.size > 0) return;
+    byQuery.delete(follower.queryId);
+    const channel = deps.channelOf(follower.queryId);
+    channelToQuery.delete(channel);
+    if (!closed) deps.subscriber.unsubscribe(channel).catch(() => {});
+  }
+
+  return {
+    /**
+     * Follows a query's stream from `afterId` (exclusive; `'0'` for the whole stream). Call
+     * `close()` when done: a follower holds its channel subscription until then.
+     */
+    follow(queryId: string, afterId: string): StreamFollower {
+      const follower: Follower = {
+        queryId,
+        cursor: afterId,
+        buffer: [],
+        reading: false,
+        again: false,
+        closed: closed,
+      };
+      if (!closed) {
+        let followers = byQuery.get(queryId);
+        if (!followers) {
+          followers = new Set();
+          byQuery.set(queryId, followers);
+          const channel = deps.channelOf(queryId);
+          channelToQuery.set(channel, queryId);
+          // Read once subscribed, so an append between the read and the subscription is not lost;
+          // if subscribing fails, the read still runs and the timeouts keep re-reading.
+          const subscribed = deps.subscriber.subscribe(channel).catch((err: Error) => {
+            deps.logger.warn({ err: err.message, queryId }, 'event notifications subscribe failed');
+          });
+          followers.add(follower);
+          void subscribed.then(() => read(follower));
+        } else {
+          followers.add(follower);
+          void read(follower);
+        }
+      }
+      return {
+        async next(timeoutMs: number): Promise<StoredEvent[] | undefined> {
+          if (follower.buffer.length > 0) return follower.buffer.splice(0);
+          if (follower.closed) return undefined;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, Math.max(1, timeoutMs));
+            function done() {
+              clearTimeout(timer);
+              follower.wake = undefined;
+              resolve();
+            }
+            follower.wake = done;
+          });
+          if (follower.buffer.length > 0) return follower.buffer.splice(0);
+          if (follower.closed) return undefined;
+          // A quiet interval: read again in case a notification was lost (the result is kept for
+          // the next call, so this one answers at once).
+          void read(follower);
+          return [];
+        },
+        close: () => remove(follower),
+      };
+    },
+
+    /** Whether `close` was called: followers end, and no new one starts. */
+    get closing(): boolean {
+      return closed;
+    },
+
+    /** Queries followed now (at least one open SSE stream or long-poll each). */
+    get followed(): number {
+      return byQuery.size;
+    },
+
+    /** Ends every follower (their `next` resolves `undefined`) and the subscriber connection. */
+    close(): void {
+      if (closed) return;
+      closed = true;
+      for (const followers of [...byQuery.values()]) for (const follower of [...followers]) remove(follower);
+      deps.subscriber.disconnect();
+    },
+  };
+}
+
+/** The stream reader's interface. */
+export type StreamReader = ReturnType<typeof createStreamReader>;
