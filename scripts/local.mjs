@@ -112,37 +112,96 @@ function ensureAdminToken() {
   env.ADMIN_TOKEN = readFileSync(file, 'utf8').trim();
 }
 
+// Children get an IPC channel: when this runner dies (even by SIGKILL) the channel closes and the
+// apps shut themselves down (they listen for 'disconnect'), so no child outlives `npm start`.
 function run(name, script, extra = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...env, ...extra },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping`);
-      stop(1);
-    }
+  child.name = name;
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      // A child killed by the stop signal itself (it shares our process group, and a signal that
+      // lands before its handlers are installed kills it outright) stopped as asked.
+      const stoppedBySignal = stopping && (signal === 'SIGTERM' || signal === 'SIGINT');
+      if (code !== 0 && !stoppedBySignal) failed = true;
+      if (!stopping) console.error(`${name} exited (${signal ?? code}); stopping`);
+      resolve();
+      if (!stopping) void stop(1);
+    });
   });
   children.push(child);
+  return child;
+}
+
+function exitOf(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return child.exited ?? new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** Resolves once the child says it is ready (listening), or false if it exits first. */
+function ready(child) {
+  return new Promise((resolve) => {
+    child.once('message', (message) => resolve(message === 'ready'));
+    child.once('exit', () => resolve(false));
+  });
 }
 
 let stopping = false;
-function stop(code = 0) {
+let failed = false;
+const graceMs = Number(env.SHUTDOWN_GRACE_MS ?? 10_000) + 2_000;
+/** Stops every child, waits for them (bounded by the grace period), exits non-zero if one failed. */
+async function stop(code = 0) {
+  if (stopping) return;
   stopping = true;
-  for (const child of children) child.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 1500).unref();
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const waited = Promise.all(children.map(exitOf));
+  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  if ((await Promise.race([waited, timeout])) === 'timeout') {
+    console.error('children did not stop within the grace period; killing them');
+    for (const child of children) child.kill('SIGKILL');
+    failed = true;
+  }
+  process.exit(failed ? 1 : code);
 }
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 
-execFileSync(process.execPath, ['scripts/setup-model.mjs'], { stdio: 'inherit', env });
+/** Runs a setup step as a child (not execFileSync, which would block signal handling). */
+function runStep(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env });
+    children.push(child);
+    child.once('exit', (code) => {
+      children.splice(children.indexOf(child), 1);
+      resolve(code);
+    });
+  });
+}
+
+if ((await runStep(['scripts/setup-model.mjs'])) !== 0 && !stopping) {
+  console.error('could not set up the embedding model (see above)');
+  process.exit(1);
+}
+// A stop requested meanwhile ends the process from stop(); the pending await only keeps it from
+// starting anything more.
+const stopped = () => new Promise(() => {});
+if (stopping) await stopped();
 await ensureRedis();
 await ensureDatabase();
 ensureAdminToken();
+if (!env.WORKER_PORT) {
+  env.WORKER_PORT = String(await freePort());
+  console.log(`worker health port: ${env.WORKER_PORT} (set WORKER_PORT to choose one)`);
+}
 const port = env.PORT ?? '3000';
-run('api', 'apps/api/src/main.ts');
-// The API migrates; the worker waits a moment so both do not race to print the same errors.
-setTimeout(() => run('worker', 'apps/worker/src/main.ts', { MIGRATE_ON_START: 'false' }), 1500);
+if (stopping) await stopped();
+const api = run('api', 'apps/api/src/main.ts');
+// The API migrates; the worker starts once it listens so both do not race to migrate.
+if (!(await ready(api)) || stopping) await stopped();
+run('worker', 'apps/worker/src/main.ts', { MIGRATE_ON_START: 'false' });
 console.log(`
 assistant-service is starting on http://127.0.0.1:${port}
 LLM: ${env.LLM_PROVIDER ?? (env.LLM_ENDPOINT_URL ? 'endpoint' : env.HF_TOKEN ? 'hf' : 'extractive (offline; set HF_TOKEN or LLM_ENDPOINT_URL for a real LLM)')}

@@ -9,15 +9,48 @@ async function main() {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger({ service: 'api', level: config.log.level });
   const metrics = createMetrics('api');
+
+  // Signals are handled from the first moment. Before the server listens nothing has been served
+  // and migrations run in one transaction, so a signal mid-start-up simply ends the process.
+  let shutdown: (signal: string) => Promise<void> = async (signal) => {
+    logger.info({ signal }, 'api stopping during start-up (nothing served yet)');
+    process.exit(0);
+  };
+  const onSignal = (signal: string) => () => void shutdown(signal);
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  process.on('SIGINT', onSignal('SIGINT'));
+  // Started by `npm start` (scripts/local.mjs) over an IPC channel: its closing means the runner
+  // died, even by SIGKILL, so the API stops rather than being orphaned holding its port.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', onSignal('parent exited'));
+  }
+
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const api = await buildApi(config, { logger, metrics });
 
   const server = serve({ fetch: api.app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
     logger.info({ port: info.port, host: config.api.host }, 'api listening');
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(
+      code === 'EADDRINUSE'
+        ? `api cannot listen: port ${config.api.port} on ${config.api.host} is already in use (set PORT to another port)`
+        : `api cannot listen on ${config.api.host}:${config.api.port}: ${(error as Error).message} (set PORT/HOST)`,
+    );
+    await api.close().catch(() => {});
+    process.exit(1);
+  }
+  process.send?.('ready');
 
   let closing = false;
-  async function shutdown(signal: string) {
+  shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'api shutting down');
@@ -37,9 +70,7 @@ async function main() {
     await api.close();
     clearTimeout(force);
     process.exit(0);
-  }
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  };
 }
 
 main().catch((error: unknown) => {

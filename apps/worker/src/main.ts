@@ -9,18 +9,63 @@ async function main() {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger({ service: 'worker', level: config.log.level });
   const metrics = createMetrics('worker');
+
+  // Signals are handled from the first moment. Until the consumer starts nothing has been taken
+  // and migrations run in one transaction, so a signal then simply ends the process; once the
+  // consumer is starting, the signal is remembered and the full shutdown runs as soon as it can.
+  let stopRequested: string | undefined;
+  let consuming = false;
+  let shutdown: (signal: string) => Promise<void> = async (signal) => {
+    if (!consuming) {
+      logger.info({ signal }, 'worker stopping during start-up (no job taken yet)');
+      process.exit(0);
+    }
+    stopRequested ??= signal;
+  };
+  const onSignal = (signal: string) => () => void shutdown(signal);
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  process.on('SIGINT', onSignal('SIGINT'));
+  // Started by `npm start` (scripts/local.mjs) over an IPC channel: its closing means the runner
+  // died, even by SIGKILL, so the worker stops rather than being orphaned holding its port.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', onSignal('parent exited'));
+  }
+
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const worker = await buildWorker(config, { logger, metrics });
+  // Bind the health port before consuming: a busy port must not leave a half-started consumer.
+  const server = serve({
+    fetch: worker.health.fetch,
+    port: config.worker.port,
+    hostname: config.worker.host,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(
+      code === 'EADDRINUSE'
+        ? `worker cannot listen: port ${config.worker.port} on ${config.worker.host} is already in use (set WORKER_PORT to another port)`
+        : `worker cannot listen on ${config.worker.host}:${config.worker.port}: ${(error as Error).message} (set WORKER_PORT/HOST)`,
+    );
+    await worker.close().catch(() => {});
+    process.exit(1);
+  }
+  consuming = true;
   await worker.start();
-  const server = serve(
-    { fetch: worker.health.fetch, port: config.worker.port, hostname: config.worker.host },
-    (info) => {
-      logger.info({ port: info.port }, 'worker listening');
-    },
+  const address = server.address();
+  logger.info(
+    { port: typeof address === 'object' && address ? address.port : config.worker.port },
+    'worker listening',
   );
+  process.send?.('ready');
 
   let closing = false;
-  async function shutdown(signal: string) {
+  shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'worker shutting down: finishing active jobs');
@@ -33,9 +78,8 @@ async function main() {
     clearTimeout(force);
     logger.info('worker stopped');
     process.exit(0);
-  }
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  };
+  if (stopRequested) await shutdown(stopRequested);
 }
 
 main().catch((error: unknown) => {
