@@ -1,8 +1,10 @@
+import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
 import { createLogger, createMetrics } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildApi } from './compose.ts';
+import { answerClientErrors, serverOptionsOf } from './http-server.ts';
 
 /** Entry point of an API process: validate config, migrate, build, serve, shut down cleanly. */
 async function main() {
@@ -29,9 +31,18 @@ async function main() {
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const api = await buildApi(config, { logger, metrics });
 
-  const server = serve({ fetch: api.app.fetch, port: config.api.port, hostname: config.api.host }, (info) => {
-    logger.info({ port: info.port, host: config.api.host }, 'api listening');
-  });
+  const server = serve(
+    {
+      fetch: api.app.fetch,
+      port: config.api.port,
+      hostname: config.api.host,
+      serverOptions: serverOptionsOf(config.api),
+    },
+    (info) => {
+      logger.info({ port: info.port, host: config.api.host }, 'api listening');
+    },
+  ) as Server;
+  answerClientErrors(server);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

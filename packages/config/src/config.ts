@@ -100,6 +100,16 @@ export const EnvSchema = z
     CONTEXT_CACHE_MB: z.coerce.number().int().min(1).default(100),
     // Seconds an assembled prompt context stays usable in that LRU (the product plan: 1 hour).
     CONTEXT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+    // --- edges: HTTP server timeouts ---
+    // Longest an API request may take to arrive in full (headers and body); a body shorter than
+    // its Content-Length is answered 408 then, not held for Node's default 5 minutes.
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+    // Longest the request line and headers may take to arrive (at most HTTP_REQUEST_TIMEOUT_MS).
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(5_000),
+    // How long an idle keep-alive connection stays open: above the 60 s idle timeout of common load
+    // balancers, so the balancer (not the API) closes first and never reuses a closing socket.
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(65_000),
+    // --- end edges ---
     // Word pieces each chunk repeats from the previous one.
     CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(128).default(32),
     // Jobs one worker process runs at once.
@@ -173,7 +183,14 @@ function shape(env: Env) {
   const provider = resolveProvider(env);
   return {
     env: env.NODE_ENV,
-    api: { port: env.PORT, host: env.HOST, maxWaitSeconds: env.MAX_WAIT_SECONDS },
+    api: {
+      port: env.PORT,
+      host: env.HOST,
+      maxWaitSeconds: env.MAX_WAIT_SECONDS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
     worker: {
       port: env.WORKER_PORT,
       host: env.HOST,
