@@ -105,7 +105,9 @@ describe('a question, end to end', () => {
     const tokens = all.filter((e) => e.type === 'token').map((e) => e.payload.text as string);
     const result = all.at(-1)!.payload.result as { answer: string };
     expect(tokens.join('')).toBe(result.answer); // no token lost
-    expect(tokens).toHaveLength(40);
+    // 40 model tokens at 80/s travel in batches of up to 25 ms: fewer events than tokens.
+    expect(tokens.length).toBeGreaterThan(5);
+    expect(tokens.length).toBeLessThan(40);
     expect(second.length).toBeGreaterThan(1);
 
     // A finished stream replays whole, then ends by itself.

@@ -19,6 +19,7 @@ import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
+import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
 /** Collaborators of the answer pipeline. */
@@ -47,7 +48,13 @@ export type AnswerPipelineDeps = {
   now: () => number;
   settings: AnswerSettings;
   global: { dailyBudgetMicros: number };
-  options: { maxTokens: number; maxContextTokens: number; topK: number };
+  options: {
+    maxTokens: number;
+    maxContextTokens: number;
+    topK: number;
+    /** How streamed tokens are grouped into stream appends. */
+    tokenBatch: TokenBatcherOptions;
+  };
 };
 
 /** The question being answered. */
@@ -220,7 +227,11 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       );
     }
 
-    const pending: Promise<unknown>[] = [];
+    // Tokens travel in small batches: one stream append per batch, not per token.
+    const tokens = createTokenBatcher(
+      { send: (text) => emit(task, { type: 'token', text }) },
+      deps.options.tokenBatch,
+    );
     const result = await step('generate', async () => {
       const generated = await deps.chainFor({ state, query, useCache: !task.bypassCache }).generate(
         {
@@ -230,17 +241,11 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
           maxTokens: deps.options.maxTokens,
           signal: task.signal,
         },
-        (token) => {
-          // Pipelined on one connection: order is kept without a round trip per token.
-          const appended = emit(task, { type: 'token', text: token });
-          // Observed here, awaited below: a failed append must not be an unhandled rejection
-          // (which would end the process) before Promise.all reaches it.
-          appended.catch(() => {});
-          pending.push(appended);
-        },
+        tokens.push,
         {
           onRestart: async (notice) => {
-            await Promise.all(pending);
+            await tokens.flush();
+            tokens.reset();
             await emit(task, {
               type: 'restart',
               reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
@@ -248,7 +253,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
           },
         },
       );
-      await Promise.all(pending);
+      await tokens.flush();
       return generated;
     });
 

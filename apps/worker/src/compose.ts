@@ -207,6 +207,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       maxTokens: llm.maxTokens,
       maxContextTokens: config.retrieval.maxContextTokens,
       topK: config.retrieval.topK,
+      tokenBatch: config.retrieval.tokenBatch,
     },
   });
 

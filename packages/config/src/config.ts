@@ -98,6 +98,11 @@ export const EnvSchema = z
     RETRIEVAL_CACHE_MB: z.coerce.number().int().min(1).default(256),
     // Memory for assembled prompt contexts in one worker (in-process LRU), in MiB.
     CONTEXT_CACHE_MB: z.coerce.number().int().min(1).default(100),
+    // Longest a streamed token waits to share one stream append with the next ones (ms); the first
+    // token of an answer is always sent at once.
+    TOKEN_BATCH_MS: z.coerce.number().int().min(0).max(1000).default(25),
+    // Tokens that fill a batch: it is sent at once.
+    TOKEN_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(16),
     // Seconds an assembled prompt context stays usable in that LRU (the product plan: 1 hour).
     CONTEXT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
     // --- edges: HTTP server timeouts ---
@@ -240,6 +245,7 @@ function shape(env: Env) {
       cacheBytes: env.RETRIEVAL_CACHE_MB * 1024 * 1024,
       contextCacheBytes: env.CONTEXT_CACHE_MB * 1024 * 1024,
       contextCacheTtlMs: env.CONTEXT_CACHE_TTL_SECONDS * 1000,
+      tokenBatch: { maxDelayMs: env.TOKEN_BATCH_MS, maxTokens: env.TOKEN_BATCH_MAX },
       overlapTokens: env.CHUNK_OVERLAP_TOKENS,
     },
     jobs: {
