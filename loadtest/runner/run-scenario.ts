@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createZipf, seededRandom } from '../../apps/api/bench/zipf.ts';
 import { askQuestion } from './ask-question.ts';
 import { streamDirect } from './direct-stream.ts';
@@ -36,6 +37,8 @@ async function runPhase(
 ): Promise<PhaseReport & { maxLagMs: number }> {
   const recorder = createRecorder();
   const controller = new AbortController();
+  // Every request of the phase listens on this one signal: thousands of listeners is the design.
+  setMaxListeners(0, controller.signal);
   // The hard limit: nothing of the phase outlives planned length + drain.
   const limitMs = (loadDurationS(load) + (load.kind === 'closed' ? 0 : drainS)) * 1000;
   const stopScheduling = new AbortController();

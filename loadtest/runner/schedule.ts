@@ -21,7 +21,8 @@ export function arrivalOffsets(load: Exclude<Load, { kind: 'closed' }>): number[
     for (let t = 0; t < lengthMs; t++) {
       const current = rate + ((stage.target - rate) * (t + 0.5)) / lengthMs;
       due += current / 1000;
-      while (due >= 1) {
+      // The epsilon absorbs float drift, so an arrival owed at a whole count is not a tick late.
+      while (due >= 1 - 1e-9) {
         offsets.push(begin + t);
         due -= 1;
       }
