@@ -2,7 +2,7 @@ import { readSse } from '@assistant/testing';
 import type { Recorder } from './recorder.ts';
 import { transportErrorKind } from './transport-error.ts';
 
-type Submitted = { id?: string; status?: string; cached?: boolean };
+type Submitted = { id?: string; status?: string; cached?: boolean; error?: { code?: string } };
 
 /**
  * Asks one question through the API as a client would and records it: `POST /v1/queries`, then
@@ -28,8 +28,9 @@ export async function askQuestion(options: {
       body: JSON.stringify({ query: options.query }),
       signal,
     });
-    recorder.status('submit', res.status);
     submitted = (await res.json().catch(() => ({}))) as Submitted;
+    // Refusals carry their stable error code (queue_full, rate_limited, …): count them by it.
+    recorder.status('submit', res.status, submitted.error?.code);
     if (res.status === 200) {
       recorder.accepted();
       const elapsed = performance.now() - dueAt;

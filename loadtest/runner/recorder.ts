@@ -12,9 +12,9 @@ export function createRecorder() {
   let cacheHits = 0;
   let neverFinished = 0;
   return {
-    /** An HTTP response, by request name (`submit`, `events`, `poll`, `stream`) and status. */
-    status(request: string, status: number): void {
-      const key = `${request} ${status}`;
+    /** An HTTP response, by request name (`submit`, `events`, `poll`, `stream`), status and error code. */
+    status(request: string, status: number, errorCode?: string): void {
+      const key = errorCode ? `${request} ${status} ${errorCode}` : `${request} ${status}`;
       statuses[key] = (statuses[key] ?? 0) + 1;
     },
     transportError(request: string, kind: string): void {

@@ -166,7 +166,7 @@ export async function runScenario(options: {
   const statusTotal = Object.values(system.statuses).reduce((a, b) => a + b, 0);
   const transportTotal = Object.values(system.transportErrors).reduce((a, b) => a + b, 0);
   const failedStatuses = Object.entries(system.statuses)
-    .filter(([key]) => !/ (200|202)$/.test(key))
+    .filter(([key]) => !/^\S+ (200|202)$/.test(key))
     .reduce((sum, [, n]) => sum + n, 0);
   const requests = statusTotal + transportTotal;
   const thresholds = [
