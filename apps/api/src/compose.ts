@@ -85,6 +85,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       newId: randomUUID,
       now: Date.now,
       settings: answerSettings(config.llm),
+      logger,
       global,
     }),
     limitsOf,

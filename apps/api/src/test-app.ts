@@ -8,18 +8,24 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 /**
  * The real API, composed exactly as `main.ts` does, over a test file's own Redis prefix and
  * database, for `app.request(...)` tests. `redisUrl` routes the app's Redis connection elsewhere
- * (e.g. through a fault proxy); `env` adds settings.
+ * (e.g. through a fault proxy), `databasePort` the Postgres one (to a proxy on 127.0.0.1); `env`
+ * adds settings.
  */
 export async function createTestApp(
   label: string,
-  options: { redisUrl?: string; env?: Record<string, string> } = {},
+  options: { redisUrl?: string; databasePort?: number; env?: Record<string, string> } = {},
 ) {
   const testRedis = await createTestRedis(label);
   const database = await createTestDatabase(label);
+  const databaseUrl = new URL(database.url);
+  if (options.databasePort !== undefined) {
+    databaseUrl.hostname = '127.0.0.1';
+    databaseUrl.port = String(options.databasePort);
+  }
   const config = loadConfig({
     REDIS_URL: options.redisUrl ?? testRedis.url,
     REDIS_PREFIX: testRedis.prefix,
-    DATABASE_URL: database.url,
+    DATABASE_URL: databaseUrl.toString(),
     DATABASE_POOL_SIZE: '4',
     ADMIN_TOKEN,
     API_KEY_CACHE_TTL_MS: '1000',

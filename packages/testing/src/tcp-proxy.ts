@@ -4,9 +4,11 @@ import net from 'node:net';
  * How the proxy treats traffic:
  * - `pass`: forwards both ways;
  * - `blackhole`: accepts and holds connections but forwards nothing (a hung dependency);
- * - `reset`: destroys every connection at once and refuses new ones (a dependency that died).
+ * - `reset`: destroys every connection at once and refuses new ones (a dependency that died);
+ * - `stall`: holds every byte, in order, and delivers them on the switch back to `pass` (a
+ *   dependency that hangs, then resumes: requests sent meanwhile complete late).
  */
-export type ProxyMode = 'pass' | 'blackhole' | 'reset';
+export type ProxyMode = 'pass' | 'blackhole' | 'reset' | 'stall';
 
 /** A fault-injecting TCP proxy in front of a real server. */
 export type TcpProxy = {
@@ -26,6 +28,8 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   let mode: ProxyMode = 'pass';
   let latencyMs = 0;
   const sockets = new Set<net.Socket>();
+  // Per direction, the bytes held while stalled, flushed (in order) on the way back to `pass`.
+  const held = new Map<net.Socket, Buffer[]>();
 
   function track(socket: net.Socket) {
     sockets.add(socket);
@@ -36,6 +40,12 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   function forward(from: net.Socket, to: net.Socket) {
     from.on('data', (chunk) => {
       if (mode === 'blackhole') return;
+      const stalled = held.get(to);
+      if (mode === 'stall' || stalled) {
+        if (stalled) stalled.push(chunk);
+        else held.set(to, [chunk]);
+        return;
+      }
       if (latencyMs > 0) setTimeout(() => to.write(chunk), latencyMs);
       else to.write(chunk);
     });
@@ -62,6 +72,10 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     setMode(next) {
       mode = next;
       if (next === 'reset') for (const socket of sockets) socket.resetAndDestroy();
+      if (next !== 'stall') {
+        for (const [to, chunks] of held) for (const chunk of chunks) if (!to.destroyed) to.write(chunk);
+        held.clear();
+      }
     },
     setLatency(ms) {
       latencyMs = ms;

@@ -12,7 +12,6 @@ import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
 import type { StreamReader } from '../stream-reader.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
-import { withDeadline } from '../with-deadline.ts';
 
 /** Deps of {@link createQueryRoutes}. */
 export type QueryRoutesDeps = {
@@ -28,8 +27,6 @@ export type QueryRoutesDeps = {
   options: { maxWaitSeconds: number; heartbeatMs: number };
 };
 
-// Longer than any one step's own deadline (3 s), shorter than a patient client's timeout.
-const SUBMIT_TIMEOUT_MS = 6_000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const QUERY_ID = /^q_[0-9a-f]{32}$/;
 // Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
@@ -55,9 +52,9 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         status: 400,
       });
     }
-    // One deadline over every Redis and Postgres step: a hung dependency is a prompt 503.
-    const outcome = await withDeadline(
-      deps.submit({
+    // The submitter owns the deadline: a hung dependency is a prompt 503 that accepted nothing.
+    const outcome = await deps
+      .submit({
         owner,
         limits: deps.limitsOf(owner),
         query: body.query,
@@ -65,15 +62,13 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         idempotencyKey,
         bypassCache: /\bno-(store|cache)\b/i.test(c.req.header('cache-control') ?? ''),
         traceparent: c.req.header('traceparent'),
-      }),
-      SUBMIT_TIMEOUT_MS,
-      'submit',
-    ).catch((error: unknown) => {
-      // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
-      if (error instanceof AppError && error.status === 429)
-        deps.metrics.admissionRefusals.inc({ code: error.code });
-      throw error;
-    });
+      })
+      .catch((error: unknown) => {
+        // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
+        if (error instanceof AppError && error.status === 429)
+          deps.metrics.admissionRefusals.inc({ code: error.code });
+        throw error;
+      });
     if (outcome.admission?.allowed) {
       for (const [name, value] of Object.entries(outcome.admission.headers)) c.header(name, value);
     }

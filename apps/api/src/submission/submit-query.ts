@@ -11,8 +11,10 @@ import {
 } from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
+import type { Logger } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
-import { withDeadline } from '../with-deadline.ts';
+import { DeadlineError, withDeadline } from '../with-deadline.ts';
+import { type CommitGate, createCommitGate } from './commit-gate.ts';
 
 /** Collaborators of {@link createQuerySubmitter}. */
 export type SubmitterDeps = {
@@ -29,6 +31,7 @@ export type SubmitterDeps = {
   now: () => number;
   settings: AnswerSettings;
   global: { perHour: number; dailyBudgetMicros: number };
+  logger: Pick<Logger, 'warn' | 'error'>;
 };
 
 /** One submission as the route hands it over. */
@@ -58,6 +61,26 @@ export type SubmitOutcome =
 const MAX_PLACEMENTS = 2;
 // Redis steps of a submission get this long before the request is answered 503.
 const REDIS_TIMEOUT_MS = 3_000;
+// The whole submit: longer than any one step's own deadline, shorter than a patient client's
+// timeout. A submit still short of its commit step then is refused and withdrawn.
+const SUBMIT_TIMEOUT_MS = 6_000;
+// A withdrawal step that fails (its dependency still down) is retried this often, backing off.
+const WITHDRAW_ATTEMPTS = 6;
+const WITHDRAW_BACKOFF_MS = 1_000;
+
+const submitDeadline = () => new DeadlineError('submit', SUBMIT_TIMEOUT_MS);
+
+/** What a submit refused at its deadline throws once it has withdrawn (nobody hears it). */
+const refusedLate = () => notAccepted('a dependency', submitDeadline());
+
+/** The 503 of a submit that was not accepted: nothing of it stays, so a retry is safe. */
+function notAccepted(what: string, cause: unknown): AppError {
+  return new AppError(
+    'dependency_unavailable',
+    `${what} did not answer in time; the question was not accepted and is safe to retry`,
+    { status: 503, retryAfter: 5, cause },
+  );
+}
 
 function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError {
   const messages = {
@@ -97,10 +120,41 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     return result;
   }
 
+  /**
+   * Undoes what a submit that was not accepted wrote: its row, stream, admission slot and marker
+   * (each step a no-op when there is nothing of this submit's). Runs in the background, as the
+   * answer is already given; a step whose dependency is still down is retried, then logged.
+   */
+  function withdraw(userId: string, id: string, flightId: string | undefined): void {
+    const steps: Record<string, () => Promise<unknown>> = {
+      row: () => deps.queries.remove(id),
+      stream: () => deps.events.remove(id),
+      admission: () => deps.admission.release(userId, id),
+      ...(flightId ? { marker: () => deps.singleFlight.release(userId, flightId, id) } : {}),
+    };
+    for (const [what, step] of Object.entries(steps)) {
+      void (async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await step();
+            return;
+          } catch (error) {
+            if (attempt >= WITHDRAW_ATTEMPTS) {
+              deps.logger.error({ err: error, query_id: id, what }, 'withdrawing a refused submit failed');
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, WITHDRAW_BACKOFF_MS * 2 ** (attempt - 1)));
+          }
+        }
+      })();
+    }
+  }
+
   async function answerFromCache(
     submission: Submission,
     state: CacheState,
     id: string,
+    gate: CommitGate,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     const hit = await deps.answerCache.get({
@@ -124,6 +178,12 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         { costMicros: 0, cached: true },
       ),
     });
+    // The row landed after the deadline answered 503 (Postgres hung, then came back): take it
+    // back, and write no ledger entry for an answer nobody received.
+    if (!gate.commit()) {
+      withdraw(userId, id, undefined);
+      throw refusedLate();
+    }
     // A cached answer is priced at nothing (its row is marked cached).
     const ledger = ledgerEntryOf(row, { inputNanosPerToken: 0, outputNanosPerToken: 0 }, deps.now());
     // The answer is already stored; a ledger job that cannot be queued now is not worth a 503.
@@ -145,23 +205,32 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
   }
 
   /**
-   * Admits and places one query: the row, the marker, the `queued` event and the job. Returns
-   * `undefined`, with everything withdrawn, when an identical submit claimed the marker first.
+   * Admits and places one query: the row, the marker, then (the commit step) the `queued` event
+   * and the job. Returns `undefined`, with everything withdrawn, when an identical submit claimed
+   * the marker first; throws, with everything withdrawn, when the deadline refused it first.
    */
   async function place(
     submission: Submission,
     id: string,
     flightId: string | undefined,
+    gate: CommitGate,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     const admission = await admit(submission, id, 'full');
-    const { row, created } = await deps.queries.insertQueued({
-      id,
-      userId,
-      query: submission.query,
-      requestId: submission.requestId,
-      idempotencyKey: submission.idempotencyKey,
-    });
+    let placed: Awaited<ReturnType<QueriesRepo['insertQueued']>>;
+    try {
+      placed = await deps.queries.insertQueued({
+        id,
+        userId,
+        query: submission.query,
+        requestId: submission.requestId,
+        idempotencyKey: submission.idempotencyKey,
+      });
+    } catch (error) {
+      withdraw(userId, id, undefined);
+      throw error;
+    }
+    const { row, created } = placed;
     if (!created) {
       // The same Idempotency-Key raced in on another request, which placed the query.
       await deps.admission.release(userId, id);
@@ -169,8 +238,13 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     }
     // The row exists before the marker names it, so whoever reads the marker finds the row.
     if (flightId && !(await deps.singleFlight.claim(userId, flightId, id))) {
-      await Promise.allSettled([deps.queries.remove(id), deps.admission.release(userId, id)]);
+      withdraw(userId, id, undefined);
       return undefined;
+    }
+    // The one decision: past this line the job is enqueued or everything is withdrawn.
+    if (!gate.commit()) {
+      withdraw(userId, id, flightId);
+      throw refusedLate();
     }
     try {
       await withDeadline(
@@ -198,24 +272,15 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     } catch (error) {
       // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
       // same Idempotency-Key starts afresh.
-      await Promise.allSettled([
-        deps.queries.remove(id),
-        deps.events.remove(id),
-        deps.admission.release(userId, id),
-        flightId ? deps.singleFlight.release(userId, flightId, id) : undefined,
-      ]);
-      throw new AppError('dependency_unavailable', 'the queue is unavailable, retry shortly', {
-        status: 503,
-        retryAfter: 5,
-        cause: error,
-      });
+      withdraw(userId, id, flightId);
+      throw notAccepted('the queue', error);
     }
     return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
   }
 
   const newQueryId = () => `q_${deps.newId().replaceAll('-', '')}`;
 
-  return async function submitQuery(submission: Submission): Promise<SubmitOutcome> {
+  async function run(submission: Submission, gate: CommitGate): Promise<SubmitOutcome> {
     const userId = submission.owner.userId;
     if (submission.idempotencyKey) {
       const prior = await deps.queries.findByIdempotencyKey(userId, submission.idempotencyKey);
@@ -240,7 +305,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       'cache state',
     );
     if (!submission.bypassCache) {
-      const cached = await answerFromCache(submission, state, id);
+      const cached = await answerFromCache(submission, state, id, gate);
       if (cached) return cached;
     }
 
@@ -253,7 +318,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       if (joined) return joined;
     }
     for (let placement = 1; ; placement++) {
-      const placed = await place(submission, id, flightId);
+      const placed = await place(submission, id, flightId, gate);
       if (placed) return placed;
       // Lost the marker to an identical submit (so there is a flight): join the winner.
       const winner = flightId && (await joinInFlight(submission, flightId));
@@ -268,6 +333,25 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     throw new AppError('conflict', 'an identical question is being placed; retry', {
       status: 409,
       retryAfter: 1,
+    });
+  }
+
+  /**
+   * Submits within {@link SUBMIT_TIMEOUT_MS}. At the deadline a submit short of its commit step
+   * is answered 503 and withdraws itself when its hung step returns (see {@link createCommitGate});
+   * one whose enqueue is under way is awaited (that step has its own deadline), so a 503 always
+   * means nothing was accepted and a 202 is never lost.
+   */
+  return function submitQuery(submission: Submission): Promise<SubmitOutcome> {
+    const gate = createCommitGate();
+    return new Promise<SubmitOutcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (gate.cancel()) reject(notAccepted('a dependency', submitDeadline()));
+      }, SUBMIT_TIMEOUT_MS);
+      // After a 503 the submit's own outcome (its withdrawal) settles a settled promise: ignored.
+      run(submission, gate)
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
     });
   };
 }
