@@ -1,10 +1,10 @@
 import type { SingleFlight } from '@assistant/cache';
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
-import { isDatabaseUnavailable, type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
+import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { Logger, Metrics } from '@assistant/telemetry';
+import { isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';

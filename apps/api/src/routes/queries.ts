@@ -3,7 +3,7 @@ import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contrac
 import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
 import type { EventStream } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
-import type { Logger, Metrics } from '@assistant/telemetry';
+import { type Logger, type Metrics, withDeadline } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
@@ -12,7 +12,6 @@ import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
 import type { StreamReader } from '../stream-reader.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
-import { withDeadline } from '../with-deadline.ts';
 
 /** Deps of {@link createQueryRoutes}. */
 export type QueryRoutesDeps = {

@@ -11,8 +11,8 @@ import {
 } from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
+import { withDeadline } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
-import { withDeadline } from '../with-deadline.ts';
 
 /** Collaborators of {@link createQuerySubmitter}. */
 export type SubmitterDeps = {
