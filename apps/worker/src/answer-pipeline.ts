@@ -89,8 +89,9 @@ function toSource(chunk: RetrievedChunk): Source {
 
 /**
  * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
- * settle and record → cache. Each step is timed. Publishes `sources`, `token`, `restart` and,
- * once the row is stored, `done`; errors propagate to the processor, which decides on retries.
+ * record: store the row, write the caches, then settle the budget, enqueue the ledger job and
+ * publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
+ * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
 export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
