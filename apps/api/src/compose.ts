@@ -43,7 +43,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   // Ledger jobs retry for hours: a Postgres outage delays rows, never loses them.
-  const costQueue = createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 });
+  const costQueue = createCostQueue(redis, keys, config.costJobs);
   const events = createEventStream(redis, keys, config.events);
   // Every SSE stream and long-poll of this process: one subscriber connection for the append
   // notifications, reads on the command connection. No connection per request.

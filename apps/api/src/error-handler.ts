@@ -1,36 +1,11 @@
 import type { ErrorBody } from '@assistant/contracts';
-import { isDatabaseUnavailable } from '@assistant/db';
-import type { Logger } from '@assistant/telemetry';
+import { dependencyFailureOf, type Logger } from '@assistant/telemetry';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { AppError } from './app-error.ts';
-import { DeadlineError } from './with-deadline.ts';
 
 const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
-
-/** Errors of Redis or Postgres being unreachable (or too slow): answered 503, not 500. */
-function isDependencyDown(error: unknown): boolean {
-  if (error instanceof DeadlineError || isDatabaseUnavailable(error)) return true;
-  // Walk the cause chain: drizzle and our own wrappers keep the driver's error as `cause`.
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (
-      typeof code === 'string' &&
-      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(code)
-    ) {
-      return true;
-    }
-    if (
-      /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|Reached the max retries/.test(
-        e.message,
-      )
-    ) {
-      return true;
-    }
-  }
-  return false;
-}
 
 function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
@@ -45,7 +20,8 @@ function toAppError(error: unknown): AppError {
   if (error instanceof HTTPException && error.status < 500) {
     return new AppError('invalid_request', error.message || 'bad request', { status: error.status as 400 });
   }
-  if (isDependencyDown(error)) {
+  // Redis or Postgres unreachable, or too slow: 503 with Retry-After, not 500.
+  if (dependencyFailureOf(error) !== undefined) {
     return new AppError('dependency_unavailable', 'a dependency is unavailable, retry shortly', {
       status: 503,
       retryAfter: DEPENDENCY_RETRY_AFTER_SECONDS,

@@ -12,7 +12,7 @@ import {
 } from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
-import type { FallbackChain, FallbackResult } from '@assistant/llm';
+import type { FallbackChain, FallbackResult, GenerateResult } from '@assistant/llm';
 import type { CostQueue, EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
@@ -26,12 +26,13 @@ import { TerminalError } from './terminal-error.ts';
 export type AnswerPipelineDeps = {
   embedder: Embedder;
   retriever: Retriever;
-  /** A fallback chain for this question (models behind breakers, the cache, extractive). */
-  chainFor: (lookup: {
+  /** The process's fallback chain (models behind breakers, then the cached answer, then extractive). */
+  chain: FallbackChain;
+  /** This question's earlier answer as a generation result, if still valid: the chain's cache step. */
+  cachedAnswer: (lookup: {
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>;
     query: string;
-    useCache: boolean;
-  }) => FallbackChain;
+  }) => Promise<GenerateResult | undefined>;
   countTokens: (text: string) => number;
   pricing: (provider: string, model: string) => Pricing;
   /** Price of the most expensive model the chain may use: what a reservation assumes. */
@@ -88,8 +89,9 @@ function toSource(chunk: RetrievedChunk): Source {
 
 /**
  * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
- * settle and record → cache. Each step is timed. Publishes `sources`, `token`, `restart` and,
- * once the row is stored, `done`; errors propagate to the processor, which decides on retries.
+ * record: store the row, write the caches, then settle the budget, enqueue the ledger job and
+ * publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
+ * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
 export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
@@ -233,7 +235,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       deps.options.tokenBatch,
     );
     const result = await step('generate', async () => {
-      const generated = await deps.chainFor({ state, query, useCache: !task.bypassCache }).generate(
+      const generated = await deps.chain.generate(
         {
           messages: context.messages,
           query,
@@ -243,6 +245,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         },
         tokens.push,
         {
+          ...(task.bypassCache ? {} : { cachedAnswer: () => deps.cachedAnswer({ state, query }) }),
           onRestart: async (notice) => {
             await tokens.flush();
             tokens.reset();

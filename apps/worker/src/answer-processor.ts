@@ -1,10 +1,10 @@
 import type { SingleFlight } from '@assistant/cache';
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
-import { isDatabaseUnavailable, type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
+import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { Logger, Metrics } from '@assistant/telemetry';
+import { isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
@@ -192,3 +192,26 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
 
 /** The processor's interface. */
 export type AnswerProcessor = ReturnType<typeof createAnswerProcessor>;
+
+/**
+ * The answer worker's `failed` listener, a safety net: a job that failed for good outside the
+ * processor's own handling (it stalled too often) still gets its one terminal event; `failQuery`
+ * is a no-op if one was published. Retried attempts are left alone.
+ *
+ * @example
+ * answers.on('failed', (job, error) => failAbandonedJob(processor, logger, job, error));
+ */
+export function failAbandonedJob(
+  processor: Pick<AnswerProcessor, 'failQuery'>,
+  logger: Logger,
+  job: Pick<Job, 'data' | 'attemptsMade' | 'opts'> | undefined,
+  error: Error,
+): void {
+  if (!job) return;
+  const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+  if (final && typeof job.data?.query_id === 'string') {
+    void processor
+      .failQuery(job.data, { code: 'generation_failed', message: 'the answer could not be generated' })
+      .catch((err: unknown) => logger.error({ err }, 'could not record a failed query'));
+  }
+}

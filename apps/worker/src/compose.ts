@@ -18,12 +18,10 @@ import {
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import { createAdmission, createBudget, createRunSlots } from '@assistant/limits';
 import {
-  type Breaker,
-  createBreaker,
   createExtractiveProvider,
   createFallbackChain,
-  createLlmProvider,
-  type FallbackLink,
+  createModelLinks,
+  worstCasePricing,
 } from '@assistant/llm';
 import {
   connectRedis,
@@ -32,17 +30,19 @@ import {
   createIndexQueue,
   createKeys,
   createNotesGenerations,
+  createQueueDepthGauge,
   QUEUE_NAMES,
 } from '@assistant/queue';
 import { createHealthRoutes, type Logger, type Metrics } from '@assistant/telemetry';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
-import { createAnswerProcessor } from './answer-processor.ts';
+import { createAnswerProcessor, failAbandonedJob } from './answer-processor.ts';
 import { createCostProcessor } from './cost-processor.ts';
 import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
+import { createCachedGeneration } from './pipeline/cached-generation.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
 import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
@@ -113,38 +113,21 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       lexicalMinScore: config.retrieval.lexicalMinScore,
       lexicalWeight: config.retrieval.lexicalWeight,
       rrfK: config.retrieval.rrfK,
-      candidates: 30,
+      candidates: config.retrieval.candidates,
     },
   );
 
-  // One breaker per model, shared by every job of this process.
-  const breakers: Breaker[] = [];
-  const links: FallbackLink[] = [];
+  // One provider and breaker per model, and one fallback chain, shared by every job of this process.
   const llm = config.llm;
-  if (llm.provider !== 'extractive') {
-    for (const model of [llm.model, ...(llm.fallbackModel ? [llm.fallbackModel] : [])]) {
-      const provider = createLlmProvider({ ...llm, model });
-      const breaker = createBreaker(
-        {
-          provider: llm.provider,
-          model,
-          failureThreshold: llm.breaker.failures,
-          failureWindowMs: llm.breaker.windowMs,
-          resetTimeoutMs: llm.breaker.openMs,
-          timeoutMs: llm.timeoutMs,
-        },
-        {
-          onStateChange: (name, state) =>
-            metrics.breakerState.set({ breaker: name }, BREAKER_STATE_VALUE[state]),
-          onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
-          logger,
-        },
-      );
-      breakers.push(breaker);
-      links.push({ provider, breaker });
-    }
-  }
-  const extractive = createExtractiveProvider();
+  const models = createModelLinks(llm, {
+    onStateChange: (name, state) => metrics.breakerState.set({ breaker: name }, BREAKER_STATE_VALUE[state]),
+    onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
+    logger,
+  });
+  const chain = createFallbackChain(
+    { links: models.links, extractive: createExtractiveProvider() },
+    { logger },
+  );
   const settings = answerSettings(llm);
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
@@ -152,42 +135,11 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const pipeline = createAnswerPipeline({
     embedder,
     retriever,
-    chainFor: ({ state, query, useCache }) =>
-      createFallbackChain(
-        {
-          links,
-          // Before the offline answer: the same question answered earlier, if still valid.
-          cachedAnswer: async () => {
-            if (!useCache) return undefined;
-            const hit = await answerCache.get({
-              state,
-              query,
-              settings,
-              currentVersions: (ids) => notes.versions(state.userId, ids),
-            });
-            if (!hit) return undefined;
-            return {
-              text: hit.answer,
-              provider: hit.provider as 'hf',
-              model: hit.model,
-              usage: { promptTokens: 0, completionTokens: 0 },
-              finishReason: 'stop',
-              truncated: hit.truncated,
-            };
-          },
-          extractive,
-        },
-        { logger },
-      ),
+    chain,
+    cachedAnswer: createCachedGeneration({ answerCache, notes, settings }),
     countTokens: (text) => model.countTokens(text),
     pricing: (provider, model) => (provider === 'extractive' ? noCost : llm.pricing(model)),
-    worstCasePricing: links.reduce((worst, link) => {
-      const p = llm.pricing(link.provider.model);
-      return {
-        inputNanosPerToken: Math.max(worst.inputNanosPerToken, p.inputNanosPerToken),
-        outputNanosPerToken: Math.max(worst.outputNanosPerToken, p.outputNanosPerToken),
-      };
-    }, noCost),
+    worstCasePricing: worstCasePricing(models.links, llm.pricing),
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
@@ -196,7 +148,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       { onCacheEvent },
     ),
     budget,
-    costQueue: createCostQueue(redis, keys, { ...config.jobs, attempts: 50, backoffMs: 2_000 }),
+    costQueue: createCostQueue(redis, keys, config.costJobs),
     queries,
     events,
     metrics,
@@ -223,7 +175,11 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     logger,
     now: Date.now,
     random: Math.random,
-    options: { runSlotLeaseMs: config.worker.lockMs, runSlotRetryMs: 500, databaseOutageMaxWaitMs: 600_000 },
+    options: {
+      runSlotLeaseMs: config.worker.lockMs,
+      runSlotRetryMs: config.worker.runSlotRetryMs,
+      databaseOutageMaxWaitMs: config.worker.databaseOutageMaxWaitMs,
+    },
   });
   const indexer = createIndexProcessor({
     chunks,
@@ -232,25 +188,14 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     generations,
     metrics,
     logger,
-    options: { overlapTokens: config.retrieval.overlapTokens, titleTokens: 24 },
+    options: { overlapTokens: config.retrieval.overlapTokens, titleTokens: config.retrieval.titleTokens },
   });
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
-  const sweep = createPendingSweep(
-    { notes, indexQueue, logger, now: Date.now },
-    { olderThanMs: 60_000, intervalMs: 60_000, batch: 500 },
-  );
+  const sweep = createPendingSweep({ notes, indexQueue, logger, now: Date.now }, config.pendingSweep);
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
 
-  // Queue depth for the backlog alert, read from BullMQ when Prometheus scrapes (any one worker's
-  // figure is the queue's: they all read the same Redis).
-  const depthQueues = [answerQueue, indexQueue.queue];
-  const queueDepth = async () => {
-    for (const queue of depthQueues) {
-      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
-      for (const [state, count] of Object.entries(counts))
-        metrics.queueJobs.set({ queue: queue.name, state }, count);
-    }
-  };
+  // Queue depth for the backlog alert, read when Prometheus scrapes.
+  const queueDepth = createQueueDepthGauge([answerQueue, indexQueue.queue], metrics.queueJobs);
   const workers: Worker[] = [];
   const bullOptions = {
     connection: redis,
@@ -279,17 +224,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         ...bullOptions,
         concurrency: config.worker.concurrency,
       });
-      answers.on('failed', (job, error) => {
-        // Safety net: a job that failed for good outside the processor's own handling (it stalled
-        // too often) still gets its one terminal event; failQuery is a no-op if one was published.
-        if (!job) return;
-        const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-        if (final && typeof job.data?.query_id === 'string') {
-          void processor
-            .failQuery(job.data, { code: 'generation_failed', message: 'the answer could not be generated' })
-            .catch((err: unknown) => logger.error({ err }, 'could not record a failed query'));
-        }
-      });
+      answers.on('failed', (job, error) => failAbandonedJob(processor, logger, job, error));
       // A job whose lock could not be renewed now belongs to whichever worker takes it next: stop
       // its LLM call (the stream guard already refuses this run's appends).
       answers.on('lockRenewalFailed', (jobIds) => {
@@ -297,15 +232,12 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       });
       const index = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
         ...bullOptions,
-        concurrency: 2,
+        concurrency: config.worker.indexConcurrency,
       });
       const costs = new Worker(
         QUEUE_NAMES.settleCosts,
         createCostProcessor({ costs: createCostsRepo(db.db) }),
-        {
-          ...bullOptions,
-          concurrency: 4,
-        },
+        { ...bullOptions, concurrency: config.worker.costConcurrency },
       );
       for (const worker of [answers, index, costs]) {
         worker.on('error', (err) => logger.error({ err }, 'worker error'));
@@ -318,7 +250,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     async close() {
       sweep.stop();
       await Promise.all(workers.map((w) => w.close()));
-      for (const breaker of breakers) breaker.close();
+      models.close();
       await Promise.allSettled([answerQueue.close(), indexQueue.close()]);
       await model.close();
       redis.disconnect();

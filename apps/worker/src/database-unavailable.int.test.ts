@@ -1,4 +1,5 @@
-import { createDb, isDatabaseUnavailable } from '@assistant/db';
+import { createDb } from '@assistant/db';
+import { isDatabaseUnavailable } from '@assistant/telemetry';
 import { startTcpProxy } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,5 +1,5 @@
+import type { Embedder } from '@assistant/embeddings';
 import { describe, expect, it } from 'vitest';
-import type { Embedder } from './cached-embedder.ts';
 import { createCachedEmbedder } from './cached-embedder.ts';
 import type { EmbeddingEntry } from './embedding-cache.ts';
 

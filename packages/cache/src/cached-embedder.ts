@@ -1,7 +1,6 @@
+// A type-only import: the embedder contract has one home, and the API never loads the model.
+import type { Embedder } from '@assistant/embeddings';
 import type { EmbeddingCache } from './embedding-cache.ts';
-
-/** Texts in, one vector per text out, in order: what the worker's pipeline depends on. */
-export type Embedder = { embed(texts: string[]): Promise<Float32Array[]> };
 
 /**
  * An embedder that answers from the embedding cache and sends only the misses (each distinct

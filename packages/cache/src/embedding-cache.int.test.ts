@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { Embedder } from '@assistant/embeddings';
 import type { Keys } from '@assistant/queue';
 import { createKeys } from '@assistant/queue';
 import type { TestRedis } from '@assistant/testing';
 import { createTestRedis, deleteKeys } from '@assistant/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CacheOutcome, CacheTier } from './cache-events.ts';
-import type { Embedder } from './cached-embedder.ts';
 import { createCachedEmbedder } from './cached-embedder.ts';
 import { createEmbeddingCache } from './embedding-cache.ts';
 

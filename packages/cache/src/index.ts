@@ -8,7 +8,6 @@ export type { CacheDeps, CacheOutcome, CacheTier, OnCacheEvent } from './cache-e
 export { CACHE_OUTCOMES, CACHE_TIERS } from './cache-events.ts';
 export type { AnswerCacheTier } from './cached-answer.ts';
 export { CachedAnswer } from './cached-answer.ts';
-export type { Embedder } from './cached-embedder.ts';
 export { createCachedEmbedder } from './cached-embedder.ts';
 export type { ContextCache, ContextCacheOptions } from './context-cache.ts';
 export { createContextCache } from './context-cache.ts';

@@ -65,7 +65,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ ...base, TIERS_JSON: '{"free": {"perMinute": 20}}' });
     expect(config.limits.tiers.free.perMinute).toBe(20);
     expect(config.limits.tiers.free.perHour).toBe(100);
-    expect(config.limits.global).toEqual({ perHour: 1000, dailyBudgetMicros: 100_000_000, maxRunning: 100 });
+    expect(config.limits.global).toEqual({ perHour: 1000, dailyBudgetMicros: 100_000_000 });
     expect(problemsOf({ ...base, TIERS_JSON: '{"gold": {}}' })[0]).toMatch(/^TIERS_JSON/);
     expect(problemsOf({ ...base, TIERS_JSON: '{oops' })[0]).toMatch(/^TIERS_JSON: must be valid JSON/);
   });

@@ -149,6 +149,30 @@ export const EnvSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // Run the database migrations at start (the API does it by default; off for replicas if preferred).
     MIGRATE_ON_START: bool.default(true),
+    // --- Worker tuning (issue #9: numbers formerly written in the composition roots) ---
+    // Chunks each retriever (vector, lexical) returns before fusion picks RETRIEVAL_TOP_K.
+    RETRIEVAL_CANDIDATES: z.coerce.number().int().min(1).max(1000).default(30),
+    // Word pieces of a note's title repeated at the head of each of its chunks.
+    CHUNK_TITLE_TOKENS: z.coerce.number().int().min(0).max(128).default(24),
+    // Delay before an answer job retries a user's full run slots.
+    RUN_SLOT_RETRY_MS: z.coerce.number().int().min(10).default(500),
+    // How long since enqueue an answer job keeps waiting out a Postgres outage before failing.
+    DATABASE_OUTAGE_MAX_WAIT_MS: z.coerce.number().int().min(0).default(600_000),
+    // Index jobs one worker process runs at once (each embeds a note: CPU-bound).
+    INDEX_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    // Ledger (settle-costs) jobs one worker process runs at once.
+    COST_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // Attempts of a ledger job before it fails for good (50 × up to COST_JOB_BACKOFF_MS doubling).
+    COST_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(50),
+    // First retry delay of a ledger job; doubles each attempt.
+    COST_JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(2_000),
+    // Notes still pending indexing this long after their write are enqueued again by the sweep.
+    PENDING_SWEEP_OLDER_THAN_MS: z.coerce.number().int().min(1000).default(60_000),
+    // How often each worker runs the pending-notes sweep.
+    PENDING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+    // Notes the sweep re-enqueues per run at most.
+    PENDING_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+    // --- end worker tuning ---
   })
   .superRefine((env, ctx) => {
     const provider = resolveProvider(env);
@@ -203,6 +227,10 @@ function shape(env: Env) {
       globalConcurrency: env.QUEUE_GLOBAL_CONCURRENCY,
       lockMs: env.WORKER_LOCK_MS,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      runSlotRetryMs: env.RUN_SLOT_RETRY_MS,
+      databaseOutageMaxWaitMs: env.DATABASE_OUTAGE_MAX_WAIT_MS,
+      indexConcurrency: env.INDEX_WORKER_CONCURRENCY,
+      costConcurrency: env.COST_WORKER_CONCURRENCY,
     },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     db: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, migrateOnStart: env.MIGRATE_ON_START },
@@ -247,11 +275,24 @@ function shape(env: Env) {
       contextCacheTtlMs: env.CONTEXT_CACHE_TTL_SECONDS * 1000,
       tokenBatch: { maxDelayMs: env.TOKEN_BATCH_MS, maxTokens: env.TOKEN_BATCH_MAX },
       overlapTokens: env.CHUNK_OVERLAP_TOKENS,
+      titleTokens: env.CHUNK_TITLE_TOKENS,
+      candidates: env.RETRIEVAL_CANDIDATES,
     },
     jobs: {
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,
       retentionSeconds: env.JOB_RETENTION_SECONDS,
+    },
+    /** The ledger queue retries far longer than answers: a settled cost must reach Postgres. */
+    costJobs: {
+      attempts: env.COST_JOB_ATTEMPTS,
+      backoffMs: env.COST_JOB_BACKOFF_MS,
+      retentionSeconds: env.JOB_RETENTION_SECONDS,
+    },
+    pendingSweep: {
+      olderThanMs: env.PENDING_SWEEP_OLDER_THAN_MS,
+      intervalMs: env.PENDING_SWEEP_INTERVAL_MS,
+      batch: env.PENDING_SWEEP_BATCH,
     },
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },
@@ -261,7 +302,6 @@ function shape(env: Env) {
       global: {
         perHour: env.GLOBAL_QUERIES_PER_HOUR,
         dailyBudgetMicros: Math.round(env.GLOBAL_DAILY_BUDGET_USD * 1e6),
-        maxRunning: env.QUEUE_GLOBAL_CONCURRENCY,
       },
     },
   } as const;

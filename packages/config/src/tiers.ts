@@ -1,3 +1,4 @@
+import type { Tier } from '@assistant/contracts';
 import { z } from 'zod';
 
 /** One tier's limits: a row, not a branch. Money in integer micro-dollars. */
@@ -17,8 +18,8 @@ export const TierLimits = z.strictObject({
 });
 export type TierLimits = z.infer<typeof TierLimits>;
 
-/** Tier names. */
-export type TierName = 'free' | 'premium' | 'internal';
+/** Tier names: the contracts' `Tier`, their one source. */
+export type TierName = Tier;
 
 /** Limits by tier, from the product plan (free) and our call (premium, internal). */
 export const defaultTiers: Record<TierName, TierLimits> = {

@@ -37,6 +37,7 @@ export {
   CreateUser,
   LimitsOverride,
   RevokedApiKey,
+  TIER_NAMES,
   Tier,
   UpdateUser,
   UserId,

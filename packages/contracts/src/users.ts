@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
+/** Tier names, their one source: the users table's column enum, config's `TierName`. */
+export const TIER_NAMES = ['free', 'premium', 'internal'] as const;
 /** Service tiers; each is a row of limits in config. */
-export const Tier = z.enum(['free', 'premium', 'internal']);
+export const Tier = z.enum(TIER_NAMES);
 export type Tier = z.infer<typeof Tier>;
 
 /** A user id as the API issues them (a UUID); anything else names no user. */

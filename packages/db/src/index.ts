@@ -24,6 +24,5 @@ export {
   users,
 } from './schema.ts';
 export { terminalEventOf } from './terminal-event.ts';
-export { isDatabaseUnavailable } from './unavailable.ts';
 export type { ApiKeyInfo, KeyOwner, TierName, UsersRepo } from './users-repo.ts';
 export { createUsersRepo, generateApiKey, hashApiKey } from './users-repo.ts';

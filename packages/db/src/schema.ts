@@ -1,4 +1,4 @@
-import type { ErrorCode, FallbackInfo, Source } from '@assistant/contracts';
+import { type ErrorCode, type FallbackInfo, type Source, TIER_NAMES } from '@assistant/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -24,7 +24,7 @@ const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 /** A person with notes; `tier` selects a row of limits in config. */
 export const users = pgTable('users', {
   id: text('id').primaryKey(),
-  tier: text('tier', { enum: ['free', 'premium', 'internal'] }).notNull(),
+  tier: text('tier', { enum: TIER_NAMES }).notNull(),
   email: text('email'),
   // Bumped on every note change; part of every answer-cache key (kept in Redis too).
   notesGeneration: bigint('notes_generation', { mode: 'number' }).notNull().default(0),

@@ -1,10 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Tier } from '@assistant/contracts';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { apiKeys, users } from './schema.ts';
 
-/** Tier names as stored. */
-export type TierName = 'free' | 'premium' | 'internal';
+/** Tier names as stored: the contracts' `Tier`. */
+export type TierName = Tier;
 
 /** Who an API key belongs to. */
 export type KeyOwner = {

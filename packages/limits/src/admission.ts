@@ -118,8 +118,17 @@ type Reply = {
   inFlightRemaining: number;
 };
 
-function parseReply(raw: unknown): Reply {
-  const n = (raw as number[]).map(Number);
+/**
+ * Reads the admit script's reply. A refusal by a check this file does not know (a script and
+ * code out of step) is an error, not an admission: letting it through would skip a limit.
+ * Exported for its unit test.
+ */
+export function parseReply(raw: unknown): Reply {
+  if (!Array.isArray(raw)) throw new Error(`admission: unexpected script reply ${JSON.stringify(raw)}`);
+  const n = raw.map(Number);
+  if (n[0] !== 1 && REFUSALS[n[1] ?? 0] === undefined) {
+    throw new Error(`admission: the script refused by unknown check ${String(raw[1])}`);
+  }
   return {
     allowed: n[0] === 1,
     refusedBy: n[1] ?? 0,
@@ -162,7 +171,7 @@ function buildHeaders(input: AdmitInput, reply: Reply): RateLimitHeaders {
 function toResult(input: AdmitInput, reply: Reply): AdmissionResult {
   const headers = buildHeaders(input, reply);
   const refusal = REFUSALS[reply.refusedBy];
-  if (reply.allowed || !refusal) return { allowed: true, headers };
+  if (reply.allowed || !refusal) return { allowed: true, headers }; // parseReply vouches for `refusal`
   return {
     allowed: false,
     code: refusal.code,

@@ -1,9 +1,9 @@
+import { runWithDeadline } from '@assistant/telemetry';
 import CircuitBreaker from 'opossum';
 import { type BreakerEvent, classifyBreakerError, isCallersFault } from './breaker-outcome.ts';
 import { createFailureWindow } from './failure-window.ts';
 import { LlmError } from './llm-error.ts';
 import type { LlmProviderName } from './llm-provider.ts';
-import { runWithDeadline } from './with-deadline.ts';
 
 /** The state of a breaker, as logged and exported on the state gauge. */
 export type BreakerState = 'closed' | 'open' | 'half_open';

@@ -182,12 +182,16 @@ describe('createFallbackChain over the fake LLM', () => {
     };
     const asked: string[] = [];
     const tokens: string[] = [];
-    const result = await chainOf([link(primaryFake, 'primary-model')], {
-      cachedAnswer: async (req) => {
-        asked.push(req.query);
-        return cached;
+    const result = await chainOf([link(primaryFake, 'primary-model')]).generate(
+      request(),
+      (token) => void tokens.push(token),
+      {
+        cachedAnswer: async (req) => {
+          asked.push(req.query);
+          return cached;
+        },
       },
-    }).generate(request(), (token) => void tokens.push(token));
+    );
 
     expect(asked).toEqual(['How often do I water tomatoes?']);
     expect(tokens).toEqual([cached.text]);
@@ -201,11 +205,11 @@ describe('createFallbackChain over the fake LLM', () => {
 
   it('treats a failing cache lookup as a miss', async () => {
     primaryFake.update({ errorRate: 1, errorKinds: ['unavailable'] });
-    const result = await chainOf([link(primaryFake, 'primary-model')], {
+    const result = await chainOf([link(primaryFake, 'primary-model')]).generate(request(), () => {}, {
       cachedAnswer: async () => {
         throw new Error('Redis is down');
       },
-    }).generate(request(), () => {});
+    });
     expect(result.fallback.source).toBe('extractive');
   });
 

@@ -18,8 +18,6 @@ export type CachedAnswerLookup = (req: GenerateRequest) => Promise<GenerateResul
 export type FallbackChainOptions = {
   /** Models in order of preference (primary first); each behind its own breaker. May be empty. */
   links: FallbackLink[];
-  /** Consulted once every link failed or was skipped; a thrown error counts as a miss. */
-  cachedAnswer?: CachedAnswerLookup;
   /** The offline answerer, the last resort (`createExtractiveProvider()`). */
   extractive: LlmProvider;
 };
@@ -76,6 +74,12 @@ export type FallbackHooks = {
    * fallback answer would be spliced onto the tokens the client already has.
    */
   onRestart?: (notice: RestartNotice) => void | Promise<void>;
+  /**
+   * This question's earlier answer, consulted once every link failed or was skipped (before the
+   * extractive answer); a thrown error counts as a miss. Per call: the chain itself is built
+   * once per process and shared by every question.
+   */
+  cachedAnswer?: CachedAnswerLookup;
 };
 
 /** The multi-model fallback chain. */
@@ -88,8 +92,8 @@ export type FallbackChain = {
 };
 
 /**
- * Creates the fallback chain: each link behind its breaker in order, then the cached answer,
- * then the extractive answer (labelled `provider: 'extractive'`). Any failure of a link moves
+ * Creates the fallback chain: each link behind its breaker in order, then the call's cached
+ * answer (`hooks.cachedAnswer`), then the extractive answer (labelled `provider: 'extractive'`). Any failure of a link moves
  * on, `bad_request` included: the next model may accept what this one refused (the breaker
  * does not count it). A caller abort stops the chain.
  *
@@ -102,9 +106,12 @@ export function createFallbackChain(
   options: FallbackChainOptions,
   deps: FallbackChainDeps = {},
 ): FallbackChain {
-  const { links, cachedAnswer, extractive } = options;
+  const { links, extractive } = options;
 
-  async function lookUpCache(req: GenerateRequest): Promise<GenerateResult | undefined> {
+  async function lookUpCache(
+    req: GenerateRequest,
+    cachedAnswer: CachedAnswerLookup | undefined,
+  ): Promise<GenerateResult | undefined> {
     if (!cachedAnswer) return undefined;
     try {
       return await cachedAnswer(req);
@@ -174,7 +181,7 @@ export function createFallbackChain(
         }
       }
 
-      const cached = await lookUpCache(req);
+      const cached = await lookUpCache(req, hooks.cachedAnswer);
       if (cached) {
         if (cached.text.length > 0) await onToken(cached.text);
         // No tokens were spent on this answer: a cache hit must not be charged again.

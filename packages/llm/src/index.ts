@@ -44,5 +44,13 @@ export type {
   OnToken,
   SourceText,
 } from './llm-provider.ts';
+export {
+  createModelLinks,
+  llmProviderNameOf,
+  type ModelLinks,
+  type ModelLinksConfig,
+  type ModelPricing,
+  worstCasePricing,
+} from './model-links.ts';
 export { createLlmProvider, providerTable } from './provider-table.ts';
 export { estimatePromptTokens, estimateTokens } from './usage-estimate.ts';

@@ -24,8 +24,6 @@ export function createKeys(prefix: string) {
     eventsOwner: (queryId: string) => `${prefix}:events-owner:{${queryId}}`,
     /** Pub/sub channel told the id of every append to a query's stream (API readers wake on it). */
     eventsNotify: (queryId: string) => `${prefix}:events-notify:{${queryId}}`,
-    /** Pattern that matches every key of this prefix (for tests and purges, never on a hot path). */
-    all: () => `${prefix}:*`,
     /** Counter bumped on every note change of a user; part of every answer-cache key. */
     notesGeneration: (userId: string) => `${prefix}:notes-gen:{${userId}}`,
     /**
@@ -80,7 +78,6 @@ export function createKeys(prefix: string) {
     embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
     /** The query now answering a question (single-flight): identical asks join it. */
     singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
-    // --- llm resilience (packages/llm) ---
   };
 }
 

@@ -71,8 +71,11 @@ export const createIndexQueue = (connection: Redis, keys: Keys, options: Produce
   );
 
 /**
- * `settle-costs`: one ledger job per query. Retries for a long time, so a Postgres outage delays
- * ledger rows but never loses one.
+ * `settle-costs`: one ledger job per query, retried `options.attempts` times with exponential
+ * backoff from `options.backoffMs` (the apps pass `config.costJobs`: 50 attempts from 2 s, so
+ * the delays pass an hour by the 12th attempt). A Postgres outage delays ledger rows; one that
+ * outlasts every attempt fails the job and its row is not written (the failed job stays in
+ * BullMQ for `retentionSeconds`, then is gone).
  */
 export const createCostQueue = (connection: Redis, keys: Keys, options: ProducerOptions) =>
   createProducer<CostJob>(QUEUE_NAMES.settleCosts, connection, keys, options, (d) => `cost-${d.query_id}`);

@@ -1,3 +1,7 @@
+export type { DeadlineOptions } from './deadline.ts';
+export { DeadlineError, runWithDeadline, withDeadline } from './deadline.ts';
+export type { DependencyFailure } from './dependency-failure.ts';
+export { dependencyFailureOf, isDatabaseUnavailable } from './dependency-failure.ts';
 export type { HealthRoutesDeps, ReadinessCheck } from './health-routes.ts';
 export { createHealthRoutes, runChecks } from './health-routes.ts';
 export type { Logger, LoggerOptions } from './logger.ts';

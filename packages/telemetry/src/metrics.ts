@@ -22,7 +22,7 @@ export function createMetrics(service: string) {
     }),
     queriesSubmitted: new Counter({
       name: 'assistant_queries_submitted_total',
-      help: 'Questions accepted by the API, by outcome (enqueued, duplicate).',
+      help: 'Questions accepted by the API, by outcome (enqueued, joined, replayed, cached).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
@@ -34,7 +34,7 @@ export function createMetrics(service: string) {
     }),
     jobDuration: new Histogram({
       name: 'assistant_job_duration_seconds',
-      help: 'Worker job duration by queue and outcome.',
+      help: 'Worker job duration by queue and outcome (answer-query: succeeded, retried, failed, superseded; index-notes: indexed, skipped).',
       labelNames: ['queue', 'outcome'] as const,
       buckets: latencyBuckets,
       registers: [registry],
@@ -48,7 +48,7 @@ export function createMetrics(service: string) {
     }),
     queryDuration: new Histogram({
       name: 'assistant_query_duration_seconds',
-      help: 'Time from enqueue to the terminal event, by outcome.',
+      help: 'Time from enqueue to the terminal event, by outcome (succeeded, failed).',
       labelNames: ['outcome'] as const,
       buckets: latencyBuckets,
       registers: [registry],
@@ -73,7 +73,7 @@ export function createMetrics(service: string) {
     }),
     breakerEvents: new Counter({
       name: 'assistant_llm_breaker_events_total',
-      help: 'Circuit breaker call outcomes per model (success, failure, timeout, rejected, …).',
+      help: 'Circuit breaker call outcomes per model (success, failure, timeout, ignored, rate_limited, rejected, skipped).',
       labelNames: ['breaker', 'event'] as const,
       registers: [registry],
     }),
@@ -96,7 +96,7 @@ export function createMetrics(service: string) {
     }),
     queueJobs: new Gauge({
       name: 'assistant_queue_jobs',
-      help: 'Jobs per queue and state (waiting, delayed, active, failed), read from BullMQ at scrape time.',
+      help: 'Jobs per queue and state (waiting, prioritized, delayed, active, failed), read from BullMQ at scrape time.',
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
     }),

@@ -8,12 +8,11 @@ import {
 } from '@assistant/contracts';
 import type { NoteRow, NotesRepo } from '@assistant/db';
 import type { IndexQueue, NotesGenerations } from '@assistant/queue';
-import type { Logger } from '@assistant/telemetry';
+import { type Logger, withDeadline } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
-import { withDeadline } from '../with-deadline.ts';
 
 /** Deps of {@link createNoteRoutes}. */
 export type NoteRoutesDeps = {

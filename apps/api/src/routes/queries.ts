@@ -3,7 +3,7 @@ import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contrac
 import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
 import type { EventStream } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
-import type { Logger, Metrics } from '@assistant/telemetry';
+import { type Logger, type Metrics, withDeadline } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';

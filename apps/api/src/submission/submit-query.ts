@@ -11,9 +11,8 @@ import {
 } from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
-import type { Logger } from '@assistant/telemetry';
+import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
-import { DeadlineError, withDeadline } from '../with-deadline.ts';
 import { type CommitGate, createCommitGate } from './commit-gate.ts';
 
 /** Collaborators of {@link createQuerySubmitter}. */

@@ -1,7 +1,11 @@
-/** What kind of request a question is; the router and the prompt use it. */
+/**
+ * What kind of request a question is. Computed for every question (the pipeline's `classify`
+ * step) and handed to the prompt builder, but nothing acts on it yet: no router exists and the
+ * prompt does not read it. A later issue builds model routing on it.
+ */
 export type Classification = {
   kind: 'question' | 'instruction' | 'chitchat';
-  /** Rough size, for routing: short lookups vs. open-ended asks. */
+  /** Rough size: short lookups vs. open-ended asks (what routing would go by). */
   complexity: 'simple' | 'complex';
   words: number;
 };

@@ -1,3 +1,11 @@
+/** A dependency did not answer in time: classified `'timeout'` by {@link dependencyFailureOf}. */
+export class DeadlineError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} took over ${ms} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
 /** A per-call deadline. */
 export type DeadlineOptions = {
   timeoutMs: number;
@@ -39,4 +47,15 @@ export async function runWithDeadline<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Rejects with a {@link DeadlineError} if `promise` has not settled within `ms` (the promise
+ * itself is not cancelled: use {@link runWithDeadline} for calls that take a signal).
+ *
+ * @example
+ * const user = await withDeadline(users.byKey(hash), 2_000, 'key lookup');
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return runWithDeadline(() => promise, { timeoutMs: ms, timeoutError: () => new DeadlineError(what, ms) });
 }
