@@ -15,6 +15,7 @@ export const ErrorCode = z.enum([
   'budget_exceeded',
   'too_many_in_flight',
   'dependency_unavailable',
+  'overloaded',
   'upstream_unavailable',
   'upstream_error',
   'generation_failed',
