@@ -6,6 +6,7 @@ import { createErrorHandler } from './error-handler.ts';
 import { BODY_LIMITS, limitBody } from './json-body.ts';
 import type { KeyRevocations } from './key-revocations.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
+import { createOverloadGuard, type OverloadOptions } from './middleware/overload.ts';
 import { createRequestContext } from './middleware/request-context.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
@@ -32,7 +33,13 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
     checks: Record<string, ReadinessCheck>;
     metrics: Metrics;
     logger: Logger;
-    options: QueryRoutesDeps['options'] & { adminToken: string; keyCacheTtlMs: number };
+    /** Recent event-loop delay of this process (ms), for the overload guard. */
+    eventLoopDelayMs: () => number;
+    options: QueryRoutesDeps['options'] & {
+      adminToken: string;
+      keyCacheTtlMs: number;
+      overload: OverloadOptions;
+    };
   };
 
 /** Builds the HTTP app. No connection is opened here: every client comes in through `deps`. */
@@ -49,6 +56,16 @@ export function createApp(deps: AppDeps) {
   const docsPage = renderDocsPage(openApi);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage));
+
+  // First of all for the expensive writes: a saturated process refuses them at once, before any
+  // lookup, so a spike gets fast 503s with Retry-After instead of queueing until sockets time out.
+  // Polls, SSE and health stay open: they are cheap, and a client following an answer keeps it.
+  const overload = createOverloadGuard(deps.options.overload, {
+    eventLoopDelayMs: deps.eventLoopDelayMs,
+    onRefusal: (reason) => deps.metrics.overloadRefusals.inc({ reason }),
+  });
+  app.post('/v1/queries', overload.middleware);
+  app.on(['POST', 'PUT', 'PATCH', 'DELETE'], ['/v1/notes', '/v1/notes/*'], overload.middleware);
 
   // Before auth: an oversized declared body is refused without any lookup (and without reading it).
   app.use('/v1/*', limitBody(bodyLimitOf));

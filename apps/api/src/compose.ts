@@ -20,6 +20,7 @@ import {
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { createApp } from './app.ts';
+import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { limitsFor } from './limits-for.ts';
 import { createStreamReader } from './stream-reader.ts';
@@ -47,6 +48,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const events = createEventStream(redis, keys, config.events);
   // Every SSE stream and long-poll of this process: one subscriber connection for the append
   // notifications, reads on the command connection. No connection per request.
+  const eventLoopDelay = createEventLoopDelay();
   const reader = createStreamReader({
     readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
     subscriber: await connectRedis(config.redis.url, 'subscriber', 'api-events', logger),
@@ -99,6 +101,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     budget: createBudget(redis, keys),
     global,
     reader,
+    eventLoopDelayMs: () => eventLoopDelay.ms(),
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,
     logger,
@@ -109,6 +112,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       heartbeatMs: config.events.heartbeatMs,
       adminToken: config.auth.adminToken,
       keyCacheTtlMs: config.auth.keyCacheTtlMs,
+      overload: config.api.overload,
     },
   });
 
@@ -122,6 +126,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     async close() {
       await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
       reader.close();
+      eventLoopDelay.close();
       keyRevocations.close();
       redis.disconnect();
       await db.close().catch(() => {});

@@ -28,6 +28,16 @@ export const EnvSchema = z
     // HTTP port of the API.
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     // HTTP port of a worker's /healthz, /readyz and /metrics (0 = pick a free port).
+    // --- overload guard (apps/api/src/middleware/overload.ts) ---
+    // Question submits and note writes in progress in one API process above which new ones are
+    // refused at once with 503 `overloaded` and Retry-After (polls, SSE and health are not gated).
+    API_MAX_IN_PROGRESS: z.coerce.number().int().min(1).default(256),
+    // Recent event-loop delay (p99 over about a second, ms) of an API process above which those
+    // requests are refused the same way; the gate reopens below half of it. High by default: on a
+    // shared box a descheduled process sees late timers too, and the in-progress cap is the main
+    // guard; this one catches a loop that is truly stuck.
+    API_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).default(1000),
+    // --- end overload guard ---
     WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
     // Interface both HTTP servers bind to.
     HOST: z.string().min(1).default('0.0.0.0'),
@@ -219,6 +229,10 @@ function shape(env: Env) {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      overload: {
+        maxInProgress: env.API_MAX_IN_PROGRESS,
+        maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,
+      },
     },
     worker: {
       port: env.WORKER_PORT,

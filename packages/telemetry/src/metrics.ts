@@ -32,6 +32,12 @@ export function createMetrics(service: string) {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    overloadRefusals: new Counter({
+      name: 'assistant_overload_refusals_total',
+      help: 'Requests an API process refused with 503 overloaded, by reason (in_progress, event_loop_delay).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     jobDuration: new Histogram({
       name: 'assistant_job_duration_seconds',
       help: 'Worker job duration by queue and outcome (answer-query: succeeded, retried, failed, superseded; index-notes: indexed, skipped).',
@@ -104,6 +110,7 @@ export function createMetrics(service: string) {
   // Known label values start at 0, so `increase()` sees the first refusal of each code.
   for (const code of ['rate_limited', 'too_many_in_flight', 'budget_exceeded'])
     metrics.admissionRefusals.inc({ code }, 0);
+  for (const reason of ['in_progress', 'event_loop_delay']) metrics.overloadRefusals.inc({ reason }, 0);
   return metrics;
 }
 
