@@ -66,7 +66,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
 
   function onReady(worker: Worker) {
     if (started) {
-      logger.info({ pid: worker.process.pid }, `${name} process replaced`);
+      logger.info({ workerPid: worker.process.pid }, `${name} process replaced`);
       return;
     }
     if (ready.size === 1 && workers.size === 1) {
@@ -74,7 +74,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
     }
     if (ready.size === processes) {
       started = true;
-      logger.info({ processes, pid: process.pid }, `${name} pool ready`);
+      logger.info({ processes }, `${name} pool ready`);
       process.send?.('ready');
     }
   }
@@ -90,7 +90,10 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
     }
     if (!started) {
       // It printed why (a busy port, an unreachable database); the pool adds no stack of its own.
-      logger.error({ pid: worker.process.pid, code, signal }, `${name} process failed to start; stopping`);
+      logger.error(
+        { workerPid: worker.process.pid, code, signal },
+        `${name} process failed to start; stopping`,
+      );
       void stop(code && code > 0 ? code : 1);
       return;
     }
@@ -106,7 +109,10 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
       return;
     }
     const delayMs = Math.min(5_000, restartDelayMs * 2 ** (crashes.length - 1));
-    logger.warn({ pid: worker.process.pid, code, signal, delayMs }, `${name} process died; restarting it`);
+    logger.warn(
+      { workerPid: worker.process.pid, code, signal, delayMs },
+      `${name} process died; restarting it`,
+    );
     // A replacement that dies before it is ready counts as one more crash.
     setTimeout(() => {
       if (!stopping) fork(options.laterEnv ?? {});
