@@ -114,6 +114,31 @@ describe('API_PROCESSES=2', () => {
     expect(await portIsFree(api.port)).toBe(true);
   }, 60_000);
 
+  it('gives up on a crash loop: more than 5 deaths within a minute stop the pool, exit 1, nothing left', async () => {
+    running = await startService('api', { ...env, PORT: '0' });
+    const api = running;
+    await waitUntil(() => logLines(api).some((l) => l.msg === 'api pool ready'), { what: 'the pool ready' });
+    const killed = new Set<number>();
+    const exited = new Promise<number | null>((resolve) => api.child.once('exit', resolve));
+    const killer = setInterval(() => {
+      for (const pid of listeningPids(api)) {
+        killed.add(pid);
+        process.kill(pid, 'SIGKILL');
+      }
+    }, 100);
+    try {
+      expect(await exited).toBe(1);
+    } finally {
+      clearInterval(killer);
+    }
+    expect(killed.size).toBeGreaterThan(5);
+    expect(api.output()).toContain('api processes keep crashing; stopping');
+    const all = logLines(api)
+      .map((l) => l.pid)
+      .filter((pid): pid is number => pid !== undefined);
+    expect(all.filter(alive)).toEqual([]);
+  }, 60_000);
+
   it('on a busy port: one clear message, exit 1, no process left', async () => {
     const squatter = net.createServer().listen(0, '127.0.0.1');
     await new Promise((resolve) => squatter.once('listening', resolve));

@@ -51,6 +51,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
   const crashes: number[] = [];
   let started = false;
   let stopping = false;
+  let exitCode = 0;
 
   function fork(env: Record<string, string>) {
     const worker = cluster.fork(env);
@@ -94,7 +95,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
         { workerPid: worker.process.pid, code, signal },
         `${name} process failed to start; stopping`,
       );
-      void stop(code && code > 0 ? code : 1);
+      stop(code && code > 0 ? code : 1);
       return;
     }
     const now = Date.now();
@@ -105,7 +106,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
         { crashes: crashes.length, windowMs: crashWindowMs },
         `${name} processes keep crashing; stopping`,
       );
-      void stop(1);
+      stop(1);
       return;
     }
     const delayMs = Math.min(5_000, restartDelayMs * 2 ** (crashes.length - 1));
@@ -113,18 +114,18 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
       { workerPid: worker.process.pid, code, signal, delayMs },
       `${name} process died; restarting it`,
     );
-    // A replacement that dies before it is ready counts as one more crash.
+    // A replacement that dies before it is ready counts as one more crash. Not unref'd: with
+    // every copy dead, this timer is what keeps the primary alive to fork again.
     setTimeout(() => {
       if (!stopping) fork(options.laterEnv ?? {});
-    }, delayMs).unref();
+    }, delayMs);
   }
 
-  let exitCode = 0;
   function finish() {
     process.exit(exitCode);
   }
 
-  async function stop(code: number, signal: NodeJS.Signals = 'SIGTERM') {
+  function stop(code: number, signal: NodeJS.Signals = 'SIGTERM') {
     exitCode = Math.max(exitCode, code);
     if (stopping) return;
     stopping = true;
@@ -144,7 +145,7 @@ export function runProcessPool(options: ProcessPoolOptions): Promise<never> {
 
   const onSignal = (signal: NodeJS.Signals) => () => {
     logger.info({ signal }, `${name} pool stopping`);
-    void stop(0, signal);
+    stop(0, signal);
   };
   process.on('SIGTERM', onSignal('SIGTERM'));
   process.on('SIGINT', onSignal('SIGINT'));
