@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: runs the API and one worker for local use.
+// `npm start`: runs the API and the worker for local use, each as one process per core
+// (API_PROCESSES / WORKER_PROCESSES default to `auto` here; set them to override).
 // - loads .env if present;
 // - fetches the embedding model if missing (scripts/setup-model.mjs);
 // - REDIS_URL unset: uses redis://127.0.0.1:6379 if it answers, else starts `redis-server` on a
@@ -19,6 +20,9 @@ process.chdir(root);
 if (existsSync('.env')) process.loadEnvFile('.env');
 
 const env = { ...process.env };
+// One host and no orchestrator to add replicas: use its cores (the apps default to 1, for containers).
+env.API_PROCESSES ||= 'auto';
+env.WORKER_PROCESSES ||= 'auto';
 const children = [];
 
 function canConnect(port, host = '127.0.0.1') {
@@ -204,6 +208,7 @@ if (!(await ready(api)) || stopping) await stopped();
 run('worker', 'apps/worker/src/main.ts', { MIGRATE_ON_START: 'false' });
 console.log(`
 assistant-service is starting on http://127.0.0.1:${port}
+Processes: API ${env.API_PROCESSES}, worker ${env.WORKER_PROCESSES} (one per core with auto; set API_PROCESSES / WORKER_PROCESSES)
 LLM: ${env.LLM_PROVIDER ?? (env.LLM_ENDPOINT_URL ? 'endpoint' : env.HF_TOKEN ? 'hf' : 'extractive (offline; set HF_TOKEN or LLM_ENDPOINT_URL for a real LLM)')}
 Create a user and API key:
   npm run cli -- create-user --tier free

@@ -1,7 +1,8 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
-import { createLogger, createMetrics } from '@assistant/telemetry';
+import { createLogger, createMetrics, runProcessPool } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildApi } from './compose.ts';
 import { answerClientErrors, serverOptionsOf } from './http-server.ts';
@@ -10,6 +11,17 @@ import { answerClientErrors, serverOptionsOf } from './http-server.ts';
 async function main() {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger({ service: 'api', level: config.log.level });
+  // API_PROCESSES > 1: this process only supervises that many copies of itself (sharing
+  // the port); each copy runs the rest of this function. Only the first copy migrates.
+  if (cluster.isPrimary && config.api.processes > 1) {
+    await runProcessPool({
+      name: 'api',
+      processes: config.api.processes,
+      graceMs: config.shutdown.graceMs,
+      logger,
+      laterEnv: { MIGRATE_ON_START: 'false' },
+    });
+  }
   const metrics = createMetrics('api');
 
   // Signals are handled from the first moment. Before the server listens nothing has been served
@@ -21,8 +33,8 @@ async function main() {
   const onSignal = (signal: string) => () => void shutdown(signal);
   process.on('SIGTERM', onSignal('SIGTERM'));
   process.on('SIGINT', onSignal('SIGINT'));
-  // Started by `npm start` (scripts/local.mjs) over an IPC channel: its closing means the runner
-  // died, even by SIGKILL, so the API stops rather than being orphaned holding its port.
+  // Started by `npm start` (scripts/local.mjs) or by a pool primary over an IPC channel: its closing
+  // means the parent died, even by SIGKILL, so the API stops rather than being orphaned holding its port.
   if (process.channel) {
     process.channel.unref();
     process.once('disconnect', onSignal('parent exited'));

@@ -1,6 +1,7 @@
+import cluster from 'node:cluster';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
-import { createLogger, createMetrics } from '@assistant/telemetry';
+import { createLogger, createMetrics, runProcessPool } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildWorker } from './compose.ts';
 
@@ -8,6 +9,17 @@ import { buildWorker } from './compose.ts';
 async function main() {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger({ service: 'worker', level: config.log.level });
+  // WORKER_PROCESSES > 1: this process only supervises that many copies of itself (sharing
+  // the port); each copy runs the rest of this function. Only the first copy migrates.
+  if (cluster.isPrimary && config.worker.processes > 1) {
+    await runProcessPool({
+      name: 'worker',
+      processes: config.worker.processes,
+      graceMs: config.shutdown.graceMs,
+      logger,
+      laterEnv: { MIGRATE_ON_START: 'false' },
+    });
+  }
   const metrics = createMetrics('worker');
 
   // Signals are handled from the first moment. Until the consumer starts nothing has been taken
@@ -25,8 +37,8 @@ async function main() {
   const onSignal = (signal: string) => () => void shutdown(signal);
   process.on('SIGTERM', onSignal('SIGTERM'));
   process.on('SIGINT', onSignal('SIGINT'));
-  // Started by `npm start` (scripts/local.mjs) over an IPC channel: its closing means the runner
-  // died, even by SIGKILL, so the worker stops rather than being orphaned holding its port.
+  // Started by `npm start` (scripts/local.mjs) or by a pool primary over an IPC channel: its closing
+  // means the parent died, even by SIGKILL, so the worker stops rather than being orphaned holding its port.
   if (process.channel) {
     process.channel.unref();
     process.once('disconnect', onSignal('parent exited'));

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
 
@@ -25,6 +26,19 @@ describe('loadConfig', () => {
     expect(config.llm.provider).toBe('extractive');
     expect(config.llm.model).toBe('extractive');
     expect(config.llm.pricing('any-model')).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
+  });
+
+  it('reads process counts: 1 by default, a number, or auto for one per core; nothing else', () => {
+    expect(loadConfig(base).api.processes).toBe(1);
+    expect(loadConfig(base).worker.processes).toBe(1);
+    const config = loadConfig({ ...base, API_PROCESSES: '3', WORKER_PROCESSES: 'auto' });
+    expect(config.api.processes).toBe(3);
+    expect(config.worker.processes).toBe(availableParallelism());
+    const problems = problemsOf({ ...base, API_PROCESSES: '0', WORKER_PROCESSES: 'all' });
+    expect(problems).toEqual([
+      'API_PROCESSES: must be a whole number ≥ 1 or auto',
+      'WORKER_PROCESSES: must be a whole number ≥ 1 or auto',
+    ]);
   });
 
   it('names every missing variable', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { mergeTiers, TiersOverride } from './tiers.ts';
 
@@ -16,6 +17,12 @@ const jsonText = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
 });
+
+/** A process count: a whole number ≥ 1, or `auto` for one per core. */
+const processCount = z
+  .string()
+  .regex(/^(auto|[1-9][0-9]*)$/, 'must be a whole number ≥ 1 or auto')
+  .transform((value) => (value === 'auto' ? availableParallelism() : Number(value)));
 
 /**
  * The environment the service reads, one variable per line. `.env.example` mirrors it.
@@ -127,8 +134,20 @@ export const EnvSchema = z
     // --- end edges ---
     // Word pieces each chunk repeats from the previous one.
     CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).max(128).default(32),
-    // Jobs one worker process runs at once.
-    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    // --- cores: processes per app and jobs per worker process ---
+    // Processes of the API / of the worker on this host: a whole number, or `auto` (one per core,
+    // os.availableParallelism()). Above 1, a node:cluster primary supervises that many copies
+    // sharing the port (packages/telemetry/src/process-pool.ts). Default 1: a container runs one
+    // process and scales by replicas, and on a small host the API, the workers, Redis and Postgres
+    // share the same cores, so N per app would only oversubscribe them. `npm start` (one host, no
+    // orchestrator) sets `auto` for both.
+    API_PROCESSES: processCount.default(1),
+    WORKER_PROCESSES: processCount.default(1),
+    // Jobs one worker process runs at once. A job mostly waits on the LLM stream (I/O), and ONNX
+    // embedding is micro-batched across jobs, so one process carries many; per-user fairness is
+    // the tiers' maxRunning, the fleet-wide cap QUEUE_GLOBAL_CONCURRENCY.
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+    // --- end cores ---
     // Jobs running across all workers at once (BullMQ global concurrency).
     QUEUE_GLOBAL_CONCURRENCY: z.coerce.number().int().min(1).default(100),
     // Attempts per answer job before it fails for good.
@@ -223,6 +242,7 @@ function shape(env: Env) {
   return {
     env: env.NODE_ENV,
     api: {
+      processes: env.API_PROCESSES,
       port: env.PORT,
       host: env.HOST,
       maxWaitSeconds: env.MAX_WAIT_SECONDS,
@@ -235,6 +255,7 @@ function shape(env: Env) {
       },
     },
     worker: {
+      processes: env.WORKER_PROCESSES,
       port: env.WORKER_PORT,
       host: env.HOST,
       concurrency: env.WORKER_CONCURRENCY,

@@ -8,4 +8,6 @@ export type { Logger, LoggerOptions } from './logger.ts';
 export { createLogger } from './logger.ts';
 export type { Metrics } from './metrics.ts';
 export { createMetrics } from './metrics.ts';
+export type { ProcessPoolOptions } from './process-pool.ts';
+export { runProcessPool } from './process-pool.ts';
 export { pickRequestId } from './request-id.ts';
