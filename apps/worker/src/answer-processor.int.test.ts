@@ -217,4 +217,23 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
   });
+  it('finishes the answer when the stream owner record is lost mid-run (Redis restarted empty)', async () => {
+    const userId = await newUser();
+    fake.update({ tokensPerSecond: 8 });
+    try {
+      const job = await ask(userId, 'What do I bring to renew my passport?');
+      await waitUntil(async () => (await eventsOf(job.query_id)).some((event) => event.type === 'token'), {
+        what: 'first token',
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
+      // What a Redis that lost its data looks like to the run: no owner recorded.
+      await env.redis.del(env.keys.eventsOwner(job.query_id));
+      const row = await worker.waitFinished(job.query_id);
+      expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+    } finally {
+      fake.update({ tokensPerSecond: 0 });
+    }
+  });
 });
