@@ -4,7 +4,7 @@ import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db'
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import { isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
+import { dependencyFailureOf, isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
@@ -50,10 +50,10 @@ function toFailure(error: unknown): Failure {
     return { code: 'upstream_unavailable', message: `the language model is unavailable (${error.kind})` };
   }
   if (error instanceof UnrecoverableError) return { code: 'invalid_request', message: error.message };
-  // A dependency of ours failing is not the model's failure. (A shared dependency-failure
-  // classifier is coming from another branch; Postgres is the one recognised here for now.)
-  if (isDatabaseUnavailable(error))
-    return { code: 'dependency_unavailable', message: 'postgres is unavailable' };
+  // A dependency of ours failed (the shared classifier): say which, never blame the LLM for it.
+  const dependency = dependencyFailureOf(error);
+  if (dependency === 'redis' || dependency === 'postgres')
+    return { code: 'dependency_unavailable', message: `${dependency} is unavailable` };
   return { code: 'generation_failed', message: 'the answer could not be generated' };
 }
 
