@@ -2,7 +2,7 @@ import type { AnswerJob, QueryEvent } from '@assistant/contracts';
 import { createCostsRepo } from '@assistant/db';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
 import { createRunSlots } from '@assistant/limits';
-import { createCostQueue } from '@assistant/queue';
+import { createCostQueue, QUEUE_NAMES } from '@assistant/queue';
 import { waitUntil } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
@@ -217,4 +217,72 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
   });
+  it('finishes the answer when the stream owner record is lost mid-run (Redis restarted empty)', async () => {
+    const userId = await newUser();
+    fake.update({ tokensPerSecond: 8 });
+    try {
+      const job = await ask(userId, 'What do I bring to renew my passport?');
+      await waitUntil(async () => (await eventsOf(job.query_id)).some((event) => event.type === 'token'), {
+        what: 'first token',
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
+      // What a Redis that lost its data looks like to the run: no owner recorded.
+      await env.redis.del(env.keys.eventsOwner(job.query_id));
+      const row = await worker.waitFinished(job.query_id);
+      expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+    } finally {
+      fake.update({ tokensPerSecond: 0 });
+    }
+  });
+});
+
+describe('a run whose job lock is lost', () => {
+  it('stops without blaming the language model; the job is taken over and answered once', async () => {
+    const lockEnv = await createWorkerTestEnv('processor-lock');
+    const slow = await startFakeLlm({ settings: { answerTokens: 8, tokensPerSecond: 2 } });
+    const lockWorker = await startTestWorker(lockEnv, {
+      LLM_PROVIDER: 'endpoint',
+      LLM_ENDPOINT_URL: `${slow.url}/v1`,
+      LLM_MODEL: 'fake-model',
+      JOB_ATTEMPTS: '1',
+      WORKER_LOCK_MS: '1000',
+      WORKER_STALLED_INTERVAL_MS: '500',
+    });
+    try {
+      const userId = await lockEnv.createUser('free');
+      await lockWorker.indexedNote(userId, {
+        title: 'Passport',
+        body: 'The passport expires in March 2031; renew it at the town hall, bring two photos.',
+      });
+      const job = await lockWorker.queueQuery(userId, 'When does my passport expire?');
+      await lockWorker.answerQueue.enqueue(job);
+      const eventsOfJob = async () =>
+        (await lockWorker.events.readAfter(job.query_id, '0')).map((stored) => stored.event);
+      await waitUntil(async () => (await eventsOfJob()).some((event) => event.type === 'token'), {
+        what: 'first token',
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
+      // The lock vanishes (as after a Redis restart): the next renewal fails and the run is cancelled.
+      await lockEnv.redis.del(`${lockEnv.keys.bullPrefix}:${QUEUE_NAMES.answer}:${job.query_id}:lock`);
+      const row = await lockWorker.waitFinished(job.query_id, 40_000);
+      expect(row.errorCode).not.toBe('upstream_unavailable');
+      expect(row).toMatchObject({ status: 'succeeded' });
+      // The done follows the row's update: wait for it on the stream.
+      const events = (await lockWorker.waitTerminal(job.query_id)).map((stored) => stored.event);
+      expect(terminals(events).map((event) => event.type)).toEqual(['done']);
+      // The run that took over announced itself right after its started: tokens so far are void.
+      const second = events.findIndex(
+        (event, i) => event.type === 'started' && i > events.findIndex((e) => e.type === 'started'),
+      );
+      expect(second).toBeGreaterThan(0);
+      expect(events[second + 1]).toEqual({ type: 'restart', reason: 'worker lost; answering again' });
+    } finally {
+      await lockWorker.close();
+      await slow.close();
+      await lockEnv.close();
+    }
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db'
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import { isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
+import { dependencyFailureOf, isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
@@ -50,6 +50,10 @@ function toFailure(error: unknown): Failure {
     return { code: 'upstream_unavailable', message: `the language model is unavailable (${error.kind})` };
   }
   if (error instanceof UnrecoverableError) return { code: 'invalid_request', message: error.message };
+  // A dependency of ours failed (the shared classifier): say which, never blame the LLM for it.
+  const dependency = dependencyFailureOf(error);
+  if (dependency === 'redis' || dependency === 'postgres')
+    return { code: 'dependency_unavailable', message: `${dependency} is unavailable` };
   return { code: 'generation_failed', message: 'the answer could not be generated' };
 }
 
@@ -170,6 +174,16 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         log.warn('superseded by another run; stopping');
         end({ outcome: 'superseded' });
         return;
+      }
+      if (signal?.aborted) {
+        // Our job lock was lost (compose cancels the job on lockRenewalFailed), which aborted the
+        // LLM call: the failure is Redis', not the model's. The row stays open for the run that
+        // takes the job over; failing it here would blame the LLM.
+        // Put back to wait (no attempt spent) when the lock is in fact still ours; when it is not,
+        // the move is refused and the stalled-job check hands the job to the next worker.
+        log.warn({ err: error }, 'job lock lost; stopping without failing the query');
+        end({ outcome: 'lock_lost' });
+        await postpone(job, token, deps.options.runSlotRetryMs);
       }
       if (isDatabaseUnavailable(error)) throw error; // the outer handler decides: wait or fail
       const final = !isRetryable(error) || attempt >= (job.opts.attempts ?? 1);

@@ -71,7 +71,38 @@ describe('createEventStream: the guarded append', () => {
       await stream.append(queryId, { type: 'token', text: 'late A' }, { token: 'A', seq: 2 }),
     ).toBeUndefined();
     expect(await stream.append(queryId, { type: 'token', text: 'B' }, { token: 'B', seq: 2 })).toBeDefined();
-    expect(await types(queryId)).toEqual(['started', 'started', 'token']);
+    // The takeover announces itself: readers discard the tokens of the earlier run.
+    expect(await types(queryId)).toEqual(['started', 'started', 'restart', 'token']);
+  });
+
+  it('announces a takeover with a restart right after the new started, and none for a first claim', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'queued', query_id: queryId });
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    await stream.append(queryId, { type: 'token', text: 'half an answer' }, { token: 'A', seq: 2 });
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'B', claim: true, seq: 1 });
+    expect((await stream.readAfter(queryId, '0')).map((stored) => stored.event)).toEqual([
+      { type: 'queued', query_id: queryId },
+      { type: 'started', attempt: 1 },
+      { type: 'token', text: 'half an answer' },
+      { type: 'started', attempt: 1 },
+      { type: 'restart', reason: 'worker lost; answering again' },
+    ]);
+  });
+
+  it('lets the run go on when its owner record was lost (Redis restarted empty), refusing only a real other owner', async () => {
+    const queryId = newQueryId();
+    await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'A', claim: true, seq: 1 });
+    await t.redis.del(keys.eventsOwner(queryId));
+    expect(await stream.append(queryId, { type: 'token', text: 'on' }, { token: 'A', seq: 2 })).toMatch(
+      /^\d+-\d+$/,
+    );
+    // The re-claim recorded A again: another token is still refused, a re-send is still a duplicate.
+    expect(
+      await stream.append(queryId, { type: 'token', text: 'x' }, { token: 'B', seq: 3 }),
+    ).toBeUndefined();
+    expect(await stream.append(queryId, { type: 'token', text: 'on' }, { token: 'A', seq: 2 })).toBe('dup');
+    expect(await types(queryId)).toEqual(['started', 'token']);
   });
 
   it.each(['done', 'error'] as const)(

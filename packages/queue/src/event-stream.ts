@@ -17,6 +17,10 @@ export type EventStreamOptions = {
 // Appends unless the stream has ended or another run owns it; contract in the file's header.
 const guardedAppend = loadLua(new URL('./lua/guarded-append.lua', import.meta.url));
 
+// Appended right after a claiming run's `started` when an earlier run already wrote to the
+// stream (a rescued or re-enqueued job): a client discards the tokens it has so far.
+const TAKEOVER: QueryEvent = { type: 'restart', reason: 'worker lost; answering again' };
+
 function parseEntries(entries: [string, string[]][]): StoredEvent[] {
   const out: StoredEvent[] = [];
   for (const [id, fields] of entries) {
@@ -41,7 +45,9 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
      * append is refused: the stream already ended (`done`/`error`), or `owner` is given and another
      * run owns the stream now (a worker that lost its job to a rescuer must not write on).
      * `owner.claim` makes this run the owner (its `started` event); `owner.seq` numbers a run's
-     * events from 1, so an append re-sent after a reconnect is written once.
+     * events from 1, so an append re-sent after a reconnect is written once. A claim on a stream
+     * an earlier run wrote to also appends a `restart` after this event (one round trip). An
+     * owner check that finds no owner recorded (Redis lost it) re-claims instead of refusing.
      */
     async append(
       queryId: string,
@@ -61,6 +67,7 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
           maxLength,
           options.ttlSeconds,
           keys.eventsNotify(queryId),
+          JSON.stringify(TAKEOVER),
         ],
       );
       return typeof reply === 'string' ? reply : undefined;
