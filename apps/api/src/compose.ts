@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createAnswerCache, createCacheEpochs, createSingleFlight } from '@assistant/cache';
-import { answerSettings, type Config } from '@assistant/config';
+import { answerSettings, type Config, limitsFor } from '@assistant/config';
 import {
   createCostsRepo,
   createDb,
@@ -22,7 +22,6 @@ import type { Logger, Metrics } from '@assistant/telemetry';
 import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
-import { limitsFor } from './limits-for.ts';
 import { createStreamReader } from './stream-reader.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 

@@ -7,13 +7,14 @@ import {
   createSemanticCache,
   createSingleFlight,
 } from '@assistant/cache';
-import { answerSettings, type Config } from '@assistant/config';
+import { answerSettings, type Config, limitsFor } from '@assistant/config';
 import {
   createChunksRepo,
   createCostsRepo,
   createDb,
   createNotesRepo,
   createQueriesRepo,
+  createUsersRepo,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import { createAdmission, createBudget, createRunSlots } from '@assistant/limits';
@@ -25,6 +26,7 @@ import {
 } from '@assistant/llm';
 import {
   connectRedis,
+  createAnswerQueue,
   createCostQueue,
   createEventStream,
   createIndexQueue,
@@ -43,6 +45,7 @@ import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
 import { createCachedGeneration } from './pipeline/cached-generation.ts';
+import { createQueryReconciler } from './reconcile-queries.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
 import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
@@ -193,6 +196,31 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   const sweep = createPendingSweep({ notes, indexQueue, logger, now: Date.now }, config.pendingSweep);
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
+  const answerProducer = createAnswerQueue(redis, keys, config.jobs);
+  const users = createUsersRepo(db.db);
+  const reconciler = createQueryReconciler(
+    {
+      queries,
+      jobState: (queryId) => answerQueue.getJobState(queryId),
+      removeJob: (queryId) => answerQueue.remove(queryId).then(() => undefined),
+      enqueue: (job) => answerProducer.enqueue(job),
+      askerOf: async (userId) => {
+        const user = await users.findUser(userId);
+        if (!user) return undefined;
+        const limits = limitsFor(user, config.limits.tiers);
+        return {
+          tier: user.tier,
+          limits: { maxRunning: limits.maxRunning, dailyBudgetMicros: limits.dailyBudgetMicros },
+        };
+      },
+      fail: (job, failure) => processor.failQuery(job, failure),
+      onReconciled: (action) => metrics.reconciledQueries.inc({ action }),
+      logger,
+      now: Date.now,
+      random: Math.random,
+    },
+    config.reconcile,
+  );
 
   // Queue depth for the backlog alert, read when Prometheus scrapes.
   const queueDepth = createQueueDepthGauge([answerQueue, indexQueue.queue], metrics.queueJobs);
@@ -245,13 +273,15 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         void worker.run();
       }
       sweep.start();
+      reconciler.start();
     },
     /** Stops taking jobs, waits for active ones (the caller bounds the wait), then closes clients. */
     async close() {
       sweep.stop();
+      reconciler.stop();
       await Promise.all(workers.map((w) => w.close()));
       models.close();
-      await Promise.allSettled([answerQueue.close(), indexQueue.close()]);
+      await Promise.allSettled([answerQueue.close(), answerProducer.close(), indexQueue.close()]);
       await model.close();
       redis.disconnect();
       eventsRedis.disconnect();

@@ -201,6 +201,14 @@ export const EnvSchema = z
     PENDING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
     // Notes the sweep re-enqueues per run at most.
     PENDING_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+    // How often each worker looks for open queries whose job Redis lost (jittered ±50%).
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+    // An open query younger than this is left to its submit and its job.
+    RECONCILE_OLDER_THAN_MS: z.coerce.number().int().min(0).default(60_000),
+    // No question stays open longer: past this it ends with a `timeout` error.
+    QUERY_MAX_AGE_MS: z.coerce.number().int().min(1000).default(900_000),
+    // Open queries one reconciliation pass looks at.
+    RECONCILE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
     // --- end worker tuning ---
   })
   .superRefine((env, ctx) => {
@@ -328,6 +336,12 @@ function shape(env: Env) {
       olderThanMs: env.PENDING_SWEEP_OLDER_THAN_MS,
       intervalMs: env.PENDING_SWEEP_INTERVAL_MS,
       batch: env.PENDING_SWEEP_BATCH,
+    },
+    reconcile: {
+      intervalMs: env.RECONCILE_INTERVAL_MS,
+      olderThanMs: env.RECONCILE_OLDER_THAN_MS,
+      maxAgeMs: env.QUERY_MAX_AGE_MS,
+      batch: env.RECONCILE_BATCH,
     },
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },

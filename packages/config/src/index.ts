@@ -8,4 +8,4 @@ export {
   PROMPT_VARIANT,
 } from './config.ts';
 export type { TierName } from './tiers.ts';
-export { defaultTiers, mergeTiers, TierLimits } from './tiers.ts';
+export { defaultTiers, limitsFor, mergeTiers, TierLimits } from './tiers.ts';

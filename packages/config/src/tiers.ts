@@ -66,3 +66,11 @@ export function mergeTiers(
     internal: { ...defaultTiers.internal, ...override?.internal },
   };
 }
+
+/** A user's effective limits: the tier's row with the admin's per-user override on top. */
+export function limitsFor(
+  owner: { tier: TierName; limitsOverride: Record<string, number> | null },
+  tiers: Record<TierName, TierLimits>,
+): TierLimits {
+  return { ...tiers[owner.tier], ...(owner.limitsOverride ?? {}) };
+}

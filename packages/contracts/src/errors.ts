@@ -19,6 +19,7 @@ export const ErrorCode = z.enum([
   'upstream_unavailable',
   'upstream_error',
   'generation_failed',
+  'timeout',
   'internal_error',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -1,5 +1,5 @@
 import type { FallbackInfo, QueryError, Source } from '@assistant/contracts';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type QueryRow, queries } from './schema.ts';
 
@@ -107,6 +107,16 @@ export function createQueriesRepo(db: Database) {
         .where(and(eq(queries.id, id), eq(queries.userId, userId)))
         .limit(1);
       return rows[0];
+    },
+
+    /** Queries still `queued` or `running` that were created before `cutoff`, oldest first. */
+    async findOpenCreatedBefore(cutoff: Date, limit: number): Promise<QueryRow[]> {
+      return db
+        .select()
+        .from(queries)
+        .where(and(sql`${queries.status} in ('queued', 'running')`, lt(queries.createdAt, cutoff)))
+        .orderBy(asc(queries.createdAt))
+        .limit(limit);
     },
 
     /** Any query by id (the worker's view). */

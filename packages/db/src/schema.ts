@@ -84,6 +84,8 @@ export const queries = pgTable(
   (t) => [
     uniqueIndex('queries_user_idempotency_idx').on(t.userId, t.idempotencyKey),
     index('queries_user_created_idx').on(t.userId, t.createdAt),
+    // The reconciler's scan of open queries, oldest first: only open rows are in it.
+    index('queries_open_created_idx').on(t.createdAt).where(sql`${t.status} in ('queued', 'running')`),
   ],
 );
 

@@ -75,6 +75,18 @@ export function createUsersRepo(db: Database) {
       return rows[0];
     },
 
+    /** A user's tier and limits override, or `undefined` if there is no such user. */
+    async findUser(
+      id: string,
+    ): Promise<{ id: string; tier: TierName; limitsOverride: Record<string, number> | null } | undefined> {
+      const rows = await db
+        .select({ id: users.id, tier: users.tier, limitsOverride: users.limitsOverride })
+        .from(users)
+        .where(eq(users.id, id))
+        .limit(1);
+      return rows[0];
+    },
+
     /** The owner of a live key, or `undefined` for an unknown or revoked key. */
     async findKeyOwner(apiKey: string): Promise<KeyOwner | undefined> {
       const rows = await db

@@ -38,6 +38,12 @@ export function createMetrics(service: string) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    reconciledQueries: new Counter({
+      name: 'assistant_reconciled_queries_total',
+      help: 'Open queries a worker found without a live job: requeued, or expired (ended with timeout).',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
     jobDuration: new Histogram({
       name: 'assistant_job_duration_seconds',
       help: 'Worker job duration by queue and outcome (answer-query: succeeded, retried, failed, superseded; index-notes: indexed, skipped).',

@@ -1,0 +1,1 @@
+CREATE INDEX "queries_open_created_idx" ON "queries" USING btree ("created_at") WHERE "queries"."status" in ('queued', 'running');
