@@ -12,7 +12,6 @@
 //
 // Run: npm run bench -w @assistant/api, or npx tsx apps/api/bench/command-count.bench.ts
 import { execFileSync } from 'node:child_process';
-import { startFakeLlm } from '@assistant/fake-llm';
 import {
   createTestDatabase,
   createTestRedis,
@@ -21,13 +20,14 @@ import {
   startService,
   testServers,
 } from '@assistant/testing';
+import { startFakeLlmProcess } from './fake-llm-process.ts';
 import { printTable } from './measure.ts';
 import { startPgStatementProxy } from './pg-statement-proxy.ts';
 
 const WINDOW_MS = 4_000;
 const ADMIN = 'bench-admin-token-0123456789';
 
-const fake = await startFakeLlm({ settings: { ttftMs: 0, answerTokens: 20, tokensPerSecond: 0 } });
+const fake = await startFakeLlmProcess({ ttftMs: 0, answerTokens: 20, tokensPerSecond: 0 });
 const [testRedis, database] = await Promise.all([
   createTestRedis('cmd_count_bench'),
   createTestDatabase('cmd_count_bench'),
@@ -157,15 +157,15 @@ try {
   await new Promise((r) => setTimeout(r, WINDOW_MS));
 
   const idle = await phase(async () => {});
-  let status = 0;
+  const statuses: number[] = [];
   const answered = await phase(async () => {
-    status = await ask('What is my home wifi password?');
+    statuses.push(await ask('What is my home wifi password?'));
   });
-  if (status !== 202) throw new Error(`expected a new question (202), got ${status}`);
   const hit = await phase(async () => {
-    status = await ask('What is my home wifi password?');
+    statuses.push(await ask('What is my home wifi password?'));
   });
-  if (status !== 200) throw new Error(`expected a cache hit (200), got ${status}`);
+  if (statuses.join() !== '202,200')
+    throw new Error(`expected a new question then a cache hit, got ${statuses}`);
 
   console.log(
     `command-count.bench: API + 1 worker process; each phase a ${WINDOW_MS / 1000} s window; the question is read ` +

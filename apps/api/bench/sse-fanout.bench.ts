@@ -107,7 +107,8 @@ async function bareXread(queryIds: string[], rounds: number): Promise<number> {
   const lastIds = await Promise.all(
     queryIds.map(
       async (id) =>
-        ((await redis.xrevrange(keys.events(id), '+', '-', 'COUNT', 1)) as [string][])[0]?.[0] ?? '0',
+        ((await redis.xrevrange(keys.events(id), '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ??
+        '0',
     ),
   );
   const index = new Map(queryIds.map((id, i) => [keys.events(id), i]));

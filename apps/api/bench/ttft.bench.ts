@@ -9,8 +9,8 @@
 // question at a time, each new (no cache hit). The user has no notes, so retrieval finds nothing.
 //
 // Run: npm run bench -w @assistant/api, or npx tsx apps/api/bench/ttft.bench.ts [--quick]
-import { startFakeLlm } from '@assistant/fake-llm';
 import { readSse, startStack } from '@assistant/testing';
+import { startFakeLlmProcess } from './fake-llm-process.ts';
 import { printTable, QUICK, summarize } from './measure.ts';
 
 const QUESTIONS = QUICK ? 10 : 40;
@@ -19,7 +19,7 @@ const TTFT_MS = 50;
 const TARGET_EXTRA_MS = 15;
 const UNLIMITED = 1_000_000_000;
 
-const fake = await startFakeLlm({ settings: { ttftMs: TTFT_MS, answerTokens: 20, tokensPerSecond: 200 } });
+const fake = await startFakeLlmProcess({ ttftMs: TTFT_MS, answerTokens: 20, tokensPerSecond: 200 });
 const stack = await startStack('ttft_bench', {
   LLM_PROVIDER: 'endpoint',
   LLM_ENDPOINT_URL: `${fake.url}/v1`,
