@@ -2,7 +2,13 @@ import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
-import { createLogger, createMetrics, runProcessPool } from '@assistant/telemetry';
+import {
+  createLogger,
+  createMetrics,
+  listenOrExit,
+  onStopSignals,
+  runProcessPool,
+} from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildApi } from './compose.ts';
 import { answerClientErrors, serverOptionsOf } from './http-server.ts';
@@ -30,15 +36,7 @@ async function main() {
     logger.info({ signal }, 'api stopping during start-up (nothing served yet)');
     process.exit(0);
   };
-  const onSignal = (signal: string) => () => void shutdown(signal);
-  process.on('SIGTERM', onSignal('SIGTERM'));
-  process.on('SIGINT', onSignal('SIGINT'));
-  // Started by `npm start` (scripts/local.mjs) or by a pool primary over an IPC channel: its closing
-  // means the parent died, even by SIGKILL, so the API stops rather than being orphaned holding its port.
-  if (process.channel) {
-    process.channel.unref();
-    process.once('disconnect', onSignal('parent exited'));
-  }
+  onStopSignals((signal) => void shutdown(signal));
 
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const api = await buildApi(config, { logger, metrics });
@@ -55,21 +53,11 @@ async function main() {
     },
   ) as Server;
   answerClientErrors(server);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    console.error(
-      code === 'EADDRINUSE'
-        ? `api cannot listen: port ${config.api.port} on ${config.api.host} is already in use (set PORT to another port)`
-        : `api cannot listen on ${config.api.host}:${config.api.port}: ${(error as Error).message} (set PORT/HOST)`,
-    );
-    await api.close().catch(() => {});
-    process.exit(1);
-  }
+  await listenOrExit(
+    server,
+    { service: 'api', port: config.api.port, host: config.api.host, portVariable: 'PORT' },
+    () => api.close(),
+  );
   process.send?.('ready');
 
   let closing = false;

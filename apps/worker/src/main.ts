@@ -1,7 +1,13 @@
 import cluster from 'node:cluster';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
-import { createLogger, createMetrics, runProcessPool } from '@assistant/telemetry';
+import {
+  createLogger,
+  createMetrics,
+  listenOrExit,
+  onStopSignals,
+  runProcessPool,
+} from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildWorker } from './compose.ts';
 
@@ -34,15 +40,7 @@ async function main() {
     }
     stopRequested ??= signal;
   };
-  const onSignal = (signal: string) => () => void shutdown(signal);
-  process.on('SIGTERM', onSignal('SIGTERM'));
-  process.on('SIGINT', onSignal('SIGINT'));
-  // Started by `npm start` (scripts/local.mjs) or by a pool primary over an IPC channel: its closing
-  // means the parent died, even by SIGKILL, so the worker stops rather than being orphaned holding its port.
-  if (process.channel) {
-    process.channel.unref();
-    process.once('disconnect', onSignal('parent exited'));
-  }
+  onStopSignals((signal) => void shutdown(signal));
 
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const worker = await buildWorker(config, { logger, metrics });
@@ -52,21 +50,11 @@ async function main() {
     port: config.worker.port,
     hostname: config.worker.host,
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    console.error(
-      code === 'EADDRINUSE'
-        ? `worker cannot listen: port ${config.worker.port} on ${config.worker.host} is already in use (set WORKER_PORT to another port)`
-        : `worker cannot listen on ${config.worker.host}:${config.worker.port}: ${(error as Error).message} (set WORKER_PORT/HOST)`,
-    );
-    await worker.close().catch(() => {});
-    process.exit(1);
-  }
+  await listenOrExit(
+    server,
+    { service: 'worker', port: config.worker.port, host: config.worker.host, portVariable: 'WORKER_PORT' },
+    () => worker.close(),
+  );
   consuming = true;
   await worker.start();
   const address = server.address();

@@ -10,4 +10,6 @@ export type { Metrics } from './metrics.ts';
 export { createMetrics } from './metrics.ts';
 export type { ProcessPoolOptions } from './process-pool.ts';
 export { runProcessPool } from './process-pool.ts';
+export type { ListenAt } from './process-start.ts';
+export { listenOrExit, onStopSignals } from './process-start.ts';
 export { pickRequestId } from './request-id.ts';
