@@ -215,7 +215,9 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
 
     const row = await worker.waitFinished(job.query_id);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
-    expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+    // `done` follows the stored row (caches, settle and the ledger job come between): wait for it.
+    const stored = await worker.waitTerminal(job.query_id);
+    expect(terminals(stored.map((e) => e.event)).map((event) => event.type)).toEqual(['done']);
   });
   it('finishes the answer when the stream owner record is lost mid-run (Redis restarted empty)', async () => {
     const userId = await newUser();
@@ -231,7 +233,8 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
       await env.redis.del(env.keys.eventsOwner(job.query_id));
       const row = await worker.waitFinished(job.query_id);
       expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
-      expect(terminals(await eventsOf(job.query_id)).map((event) => event.type)).toEqual(['done']);
+      const stored = await worker.waitTerminal(job.query_id);
+      expect(terminals(stored.map((e) => e.event)).map((event) => event.type)).toEqual(['done']);
     } finally {
       fake.update({ tokensPerSecond: 0 });
     }
