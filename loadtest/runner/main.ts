@@ -25,6 +25,10 @@ Options:
   --llm-url <url>    fake LLM origin for the floor, with --url
   --redis-url <url>  Redis to sample INFO clients from, with --url (default REDIS_URL)
   --no-floor         skip the direct-stream floor
+  --processes <n>    API_PROCESSES and WORKER_PROCESSES of the started system: a number or
+                     "auto" (one per core); default 1 each
+  --cpu-prof <dir>   write a V8 CPU profile of each started API and worker process to <dir>
+                     (open it in Chrome DevTools or speedscope)
   --json <path>      also write the report as JSON
   --help             this text
 `;
@@ -48,6 +52,8 @@ function parse() {
       'redis-url': { type: 'string' },
       'admin-token': { type: 'string' },
       'no-floor': { type: 'boolean' },
+      processes: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -85,6 +91,11 @@ for (const option of ['url', 'llm-url', 'redis-url'] as const) {
     fail(`--${option} must be a loopback URL (127.0.0.1, ::1, localhost), got "${value}".`);
 }
 if (values['llm-url'] && !values.url) fail('--llm-url goes with --url.');
+const processes = values.processes ?? '1';
+if (processes !== 'auto' && !(Number.isInteger(Number(processes)) && Number(processes) >= 1))
+  fail(`--processes must be a whole number ≥ 1 or "auto", got "${processes}".`);
+if (values.url && (values.processes || values['cpu-prof']))
+  fail('--processes and --cpu-prof start the system: not with --url.');
 const adminToken = values['admin-token'] ?? process.env.ADMIN_TOKEN;
 if (values.url && !adminToken) fail("--url needs --admin-token or ADMIN_TOKEN to create the run's users.");
 
@@ -118,7 +129,7 @@ try {
     console.error(`starting fake LLM, API and worker (fake LLM: ${JSON.stringify(file.fakeLlm)}) …`);
     const fake = await startFakeLlmProcess(file.fakeLlm);
     stops.push(fake.stop);
-    const stack = await startSystem(fake.url);
+    const stack = await startSystem(fake.url, { processes, cpuProfileDir: values['cpu-prof'] });
     stops.push(stack.stop);
     const users = await createUsers(stack.api.url, STACK_ADMIN_TOKEN, userCount);
     target = {

@@ -21,8 +21,38 @@ export function machineBusyMs(): number {
   return (total - idle) * msPerTick;
 }
 
-/** CPU time (user + system) a process used so far, in ms; NaN once it is gone. */
-export function processCpuMs(pid: number): number {
+/** The live child processes of a process (a process pool's copies), from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A process and its live descendants (a supervisor and the copies it runs), leaving out the
+ * subtrees of `measuredApart` (the runner starts the system, but each app is counted as itself).
+ */
+function treeOf(pid: number, measuredApart: ReadonlySet<number>): number[] {
+  const children = childrenOf(pid).filter((child) => !measuredApart.has(child));
+  return [pid, ...children.flatMap((child) => treeOf(child, measuredApart))];
+}
+
+/**
+ * CPU time (user + system) a process and its live descendants used so far, in ms (a pooled
+ * app counts its copies); NaN once the process is gone.
+ */
+export function processCpuMs(pid: number, measuredApart: ReadonlySet<number> = new Set()): number {
+  const own = ownCpuMs(pid);
+  if (Number.isNaN(own)) return own;
+  return treeOf(pid, measuredApart)
+    .slice(1)
+    .reduce((sum, child) => sum + (ownCpuMs(child) || 0), own);
+}
+
+function ownCpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
@@ -33,8 +63,19 @@ export function processCpuMs(pid: number): number {
   }
 }
 
-/** Peak resident set size of a process so far (VmHWM), in MiB; NaN once it is gone. */
-export function processPeakRssMib(pid: number): number {
+/**
+ * Peak resident set size of a process so far (VmHWM), in MiB, summed over its live descendants
+ * (an upper bound for a pool: each copy's peak, added); NaN once the process is gone.
+ */
+export function processPeakRssMib(pid: number, measuredApart: ReadonlySet<number> = new Set()): number {
+  const own = ownPeakRssMib(pid);
+  if (Number.isNaN(own)) return own;
+  return treeOf(pid, measuredApart)
+    .slice(1)
+    .reduce((sum, child) => sum + (ownPeakRssMib(child) || 0), own);
+}
+
+function ownPeakRssMib(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = Number(status.match(/^VmHWM:\s+(\d+)/m)?.[1]);
@@ -57,14 +98,17 @@ export type CpuWindow = {
 /** Starts measuring CPU over a window for the machine and the given processes. */
 export function beginCpuWindow(pids: Record<string, number>): CpuWindow {
   const machineStart = machineBusyMs();
-  const starts = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)]));
+  const apart = new Set(Object.values(pids));
+  const starts = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid, apart)]),
+  );
   return {
     end() {
       const processes: Record<string, { cpuMs: number; peakRssMib: number }> = {};
       for (const [name, pid] of Object.entries(pids)) {
         processes[name] = {
-          cpuMs: processCpuMs(pid) - (starts[name] ?? Number.NaN),
-          peakRssMib: processPeakRssMib(pid),
+          cpuMs: processCpuMs(pid, apart) - (starts[name] ?? Number.NaN),
+          peakRssMib: processPeakRssMib(pid, apart),
         };
       }
       return { machineMs: machineBusyMs() - machineStart, processes };

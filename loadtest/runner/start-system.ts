@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mapConcurrent, STACK_ADMIN_TOKEN, type Stack, startStack } from '@assistant/testing';
 import type { ScenarioFile } from './scenarios.ts';
@@ -63,28 +64,43 @@ export async function startFakeLlmProcess(settings: ScenarioFile['fakeLlm']): Pr
 /** One user of the run: its key, with one note so retrieval has something to find. */
 export type LoadUser = { id: string; apiKey: string };
 
+/** How the system is started: process counts (a number or `auto`), and where CPU profiles go. */
+export type SystemOptions = { processes: string; cpuProfileDir?: string | undefined };
+
 /**
- * Starts the API and one worker as real processes (the e2e stack: its own Redis prefix and
+ * Starts the API and the worker as real processes (the e2e stack: its own Redis prefix and
  * database, removed at the end) pointed at the fake LLM, with the `internal` tier's limits
  * raised so admission reflects capacity rather than per-user quotas.
  */
-export async function startSystem(llmUrl: string): Promise<Stack> {
-  return startStack('loadtest', {
-    LLM_PROVIDER: 'endpoint',
-    LLM_ENDPOINT_URL: `${llmUrl}/v1`,
-    LLM_MODEL: 'fake-model',
-    TIERS_JSON: JSON.stringify({
-      internal: {
-        perMinute: UNLIMITED,
-        perHour: UNLIMITED,
-        perDay: UNLIMITED,
-        dailyBudgetMicros: UNLIMITED,
-        maxInFlight: 100_000,
-      },
-    }),
-    GLOBAL_QUERIES_PER_HOUR: String(UNLIMITED),
-    GLOBAL_DAILY_BUDGET_USD: '1000000',
-  });
+export async function startSystem(
+  llmUrl: string,
+  options: SystemOptions = { processes: '1' },
+): Promise<Stack> {
+  const nodeArgs = options.cpuProfileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfileDir)}`]
+    : [];
+  return startStack(
+    'loadtest',
+    {
+      API_PROCESSES: options.processes,
+      WORKER_PROCESSES: options.processes,
+      LLM_PROVIDER: 'endpoint',
+      LLM_ENDPOINT_URL: `${llmUrl}/v1`,
+      LLM_MODEL: 'fake-model',
+      TIERS_JSON: JSON.stringify({
+        internal: {
+          perMinute: UNLIMITED,
+          perHour: UNLIMITED,
+          perDay: UNLIMITED,
+          dailyBudgetMicros: UNLIMITED,
+          maxInFlight: 100_000,
+        },
+      }),
+      GLOBAL_QUERIES_PER_HOUR: String(UNLIMITED),
+      GLOBAL_DAILY_BUDGET_USD: '1000000',
+    },
+    { nodeArgs },
+  );
 }
 
 /** Creates `count` internal-tier users through the admin API, each with one note. */

@@ -1,5 +1,5 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
-import { evidenceFingerprint, semanticQueryText } from '@assistant/cache';
+import { evidenceFingerprint } from '@assistant/cache';
 import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
 import {
   ledgerEntryOf,
@@ -150,10 +150,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const { queryId, userId, query } = task;
     const state = await deps.epochs.readCacheState(userId, task.tier);
     const classification = await step('classify', () => classifyQuery(query));
-    // One inference for both: the raw question (retrieval) and its normalised form (semantic cache).
-    const [vector, semanticVector] = await step('embed', () =>
-      deps.embedder.embed([query, semanticQueryText(query)]),
-    );
+    // One inference per question: retrieval and the semantic cache share its vector.
+    const [vector] = await step('embed', () => deps.embedder.embed([query]));
     const retrieved = await step('retrieve', () =>
       deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
     );
@@ -188,7 +186,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
             state,
             settings: deps.settings,
             query,
-            vector: semanticVector!,
+            vector: vector!,
             evidenceKey,
           }),
         );
@@ -292,7 +290,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
                   state,
                   settings: deps.settings,
                   query,
-                  vector: semanticVector!,
+                  vector: vector!,
                   evidenceKey,
                   ...candidate,
                 }),

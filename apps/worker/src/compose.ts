@@ -77,7 +77,9 @@ export async function buildWorker(config: Config, observability: { logger: Logge
 
   // The model is loaded once and kept warm for the life of the process.
   const modelStarted = performance.now();
-  const model = await loadEmbeddingModel(defaultModelDir(config.embeddings));
+  const model = await loadEmbeddingModel(defaultModelDir(config.embeddings), {
+    intraOpNumThreads: config.worker.embeddingThreads,
+  });
   const warmupMs = await model.warmUp();
   const modelInfo = {
     id: model.modelId,

@@ -9,7 +9,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheState } from './cache-epochs.ts';
 import type { EvidenceRef } from './evidence.ts';
 import { evidenceFingerprint } from './evidence.ts';
-import { semanticQueryText } from './query-guard.ts';
 import { createSemanticCache } from './semantic-cache.ts';
 
 const answer: Answer = {
@@ -49,7 +48,7 @@ afterAll(async () => {
 });
 
 async function vectorOf(query: string): Promise<Float32Array> {
-  const [vector] = await model.embedBatch([semanticQueryText(query)]);
+  const [vector] = await model.embedBatch([query]);
   return vector!;
 }
 
@@ -208,11 +207,19 @@ describe('createSemanticCache storage', () => {
     const cache = createSemanticCache(t.redis, keys, { threshold: 0.5 });
     const near = new Float32Array([1, 0.2, 0, 0, 0, 0, 0, 0]);
     const far = new Float32Array([1, 0.9, 0, 0, 0, 0, 0, 0]);
-    await cache.store({ ...write, query: 'question', vector: near, answer: { ...answer, answer: 'near' } });
-    await cache.store({ ...write, query: 'question', vector: far, answer: { ...answer, answer: 'far' } });
-    const hit = await cache.lookup({ state, settings, evidenceKey, query: 'question', vector: basis(0) });
+    await cache.store({ ...write, query: 'near question', vector: near, answer: { ...answer, answer: 'near' } });
+    await cache.store({ ...write, query: 'far question', vector: far, answer: { ...answer, answer: 'far' } });
+    const hit = await cache.lookup({ state, settings, evidenceKey, query: 'asked question', vector: basis(0) });
     expect(hit?.answer).toBe('near');
     expect(hit?.similarity).toBeCloseTo(1 / Math.sqrt(1.04), 5);
+  });
+
+  it('treats equal normalized texts as the same question, whatever their vectors', async () => {
+    const cache = createSemanticCache(t.redis, keys);
+    await cache.store({ ...write, query: 'What is my wi-fi password?', vector: basis(0) });
+    const hit = await cache.lookup({ ...write, query: "what's the wi-fi password", vector: basis(1) });
+    expect(hit?.similarity).toBe(1);
+    expect(await cache.lookup({ ...write, query: 'the wi-fi password', vector: basis(1) })).toBeUndefined();
   });
 
   it('refuses truncated, fallback and empty-vector answers with a reason and counts nothing', async () => {

@@ -10,7 +10,7 @@ import type { AnswerSettings } from './fingerprint.ts';
 import { sha256Bytes, stableJson } from './fingerprint.ts';
 import { cosineWithStored, float32ToBytes } from './float32-bytes.ts';
 import { normalizeQuery } from './normalize-query.ts';
-import { queryGuard } from './query-guard.ts';
+import { queryGuard, semanticQueryText } from './query-guard.ts';
 import type { StoreCandidate, StorePolicy, StoreResult } from './store-policy.ts';
 import { prepareForStore } from './store-policy.ts';
 
@@ -36,7 +36,7 @@ export type SemanticQuery = {
   settings: AnswerSettings;
   /** The question as asked (its numbers, negations and names are compared exactly). */
   query: string;
-  /** Embedding of `semanticQueryText(query)`; store and lookup must embed the same way. */
+  /** Embedding of the question as asked: the vector retrieval already computed for it. */
   vector: Float32Array;
   /**
    * Fingerprint of the chunks retrieval returned for this question (`evidenceFingerprint`): an
@@ -48,7 +48,7 @@ export type SemanticQuery = {
 /** A semantic-cache hit: the earlier answer, marked, with how close the questions were. */
 export type SemanticHit = CachedAnswer & {
   cache: 'semantic';
-  /** Cosine similarity of the two question vectors. */
+  /** Cosine similarity of the two question vectors; 1 when their normalized texts are equal. */
   similarity: number;
   /** The earlier question, normalized. */
   matchedQuery: string;
@@ -58,21 +58,24 @@ const ID_BYTES = 16;
 const FINGERPRINT_BYTES = 32;
 const EVIDENCE_AT = ID_BYTES;
 const GUARD_AT = EVIDENCE_AT + FINGERPRINT_BYTES;
-const VECTOR_AT = GUARD_AT + FINGERPRINT_BYTES;
+const TEXT_AT = GUARD_AT + FINGERPRINT_BYTES;
+const VECTOR_AT = TEXT_AT + FINGERPRINT_BYTES;
 const ENTRY_ID = new RegExp(`^[0-9A-Za-z]{${ID_BYTES}}$`);
 
-// Index entries are binary: id (16 ASCII bytes) | sha256(evidenceKey) | sha256(guard) | float32 LE
-// vector. The script finds an evicted entry's answer by the id at its start.
+// Index entries are binary: id (16 ASCII bytes) | sha256(evidenceKey) | sha256(guard) |
+// sha256(semanticQueryText) | float32 LE vector. The script finds an evicted entry's answer by
+// the id at its start. An entry of another layout has another length: its cosine is 0.
 const storeEntry = loadLua(new URL('./lua/semantic-store.lua', import.meta.url));
 
 function newEntryId(): string {
   return randomBytes(ID_BYTES / 2).toString('hex');
 }
 
-function fingerprints(query: SemanticQuery): { evidence: Buffer; guard: Buffer } {
+function fingerprints(query: SemanticQuery): { evidence: Buffer; guard: Buffer; text: Buffer } {
   return {
     evidence: sha256Bytes(query.evidenceKey),
     guard: sha256Bytes(stableJson(queryGuard(query.query))),
+    text: sha256Bytes(semanticQueryText(query.query)),
   };
 }
 
@@ -92,13 +95,16 @@ function decodeStoredAnswer(raw: string | null): { matchedQuery: string; answer:
 
 /**
  * The semantic answer cache: reuses an earlier answer of the same user, generation, epochs and
- * settings when the new question's vector is within `threshold` cosine of the earlier one, its
- * numbers, negations and names are the same ({@link queryGuard}), and retrieval returned the same
- * chunks. A lookup reads the user's index in one LRANGE (linear in entries, fine at 200) and the
- * chosen answer in one HGET.
+ * settings when the two questions are close — their normalized texts are equal
+ * ({@link semanticQueryText}: "what's the wifi password?" and "what is my wifi password", whose
+ * vectors are only 0.92 apart), or their vectors are within `threshold` cosine — and their numbers,
+ * negations and names are the same ({@link queryGuard}), and retrieval returned the same chunks.
+ * The vector is the one retrieval computed, so the cache costs no inference of its own. A lookup
+ * reads the user's index in one LRANGE (linear in entries, fine at 200) and the chosen answer in
+ * one HGET.
  *
  * @example
- * const [vector] = await embedder.embed([semanticQueryText(query)]);
+ * const [vector] = await embedder.embed([query]); // also retrieval's
  * const hit = await semantic.lookup({ state, settings, query, vector, evidenceKey });
  */
 export function createSemanticCache(
@@ -137,8 +143,9 @@ export function createSemanticCache(
       for (const entry of entries) {
         if (entry.byteLength < VECTOR_AT) continue;
         if (!entry.subarray(EVIDENCE_AT, GUARD_AT).equals(wanted.evidence)) continue;
-        if (!entry.subarray(GUARD_AT, VECTOR_AT).equals(wanted.guard)) continue;
-        const similarity = cosineWithStored(query.vector, entry, VECTOR_AT);
+        if (!entry.subarray(GUARD_AT, TEXT_AT).equals(wanted.guard)) continue;
+        const sameText = entry.subarray(TEXT_AT, VECTOR_AT).equals(wanted.text);
+        const similarity = sameText ? 1 : cosineWithStored(query.vector, entry, VECTOR_AT);
         if (similarity >= threshold && similarity > (best?.similarity ?? -1)) {
           best = { id: entry.toString('latin1', 0, ID_BYTES), similarity };
         }
@@ -170,11 +177,12 @@ export function createSemanticCache(
       const id = newId();
       if (!ENTRY_ID.test(id))
         throw new RangeError(`an entry id must be ${ID_BYTES} ASCII letters or digits, got ${id}`);
-      const { evidence, guard } = fingerprints(entry);
+      const { evidence, guard, text } = fingerprints(entry);
       const indexEntry = Buffer.concat([
         Buffer.from(id, 'latin1'),
         evidence,
         guard,
+        text,
         float32ToBytes(entry.vector),
       ]);
       const answer = JSON.stringify({ q: normalizeQuery(entry.query), a: prepared.value });

@@ -21,12 +21,13 @@ export type Stack = {
 
 /**
  * Starts the system as deployed, for end-to-end tests: a real API process and `workers` real
- * worker processes (each loading the real ONNX model) on real Redis and Postgres.
+ * worker processes (each loading the real ONNX model) on real Redis and Postgres. `nodeArgs` go
+ * to every started process's `node`.
  */
 export async function startStack(
   label: string,
   env: Record<string, string>,
-  options: { workers?: number } = {},
+  options: { workers?: number; nodeArgs?: string[] } = {},
 ): Promise<Stack> {
   const [redis, database] = await Promise.all([createTestRedis(label), createTestDatabase(label)]);
   const stackEnv: Record<string, string> = {
@@ -40,9 +41,13 @@ export async function startStack(
     ...env,
   };
   const addWorker = (extraEnv: Record<string, string> = {}) =>
-    startService('worker', { ...stackEnv, WORKER_PORT: '0', MIGRATE_ON_START: 'false', ...extraEnv });
+    startService(
+      'worker',
+      { ...stackEnv, WORKER_PORT: '0', MIGRATE_ON_START: 'false', ...extraEnv },
+      { nodeArgs: options.nodeArgs ?? [] },
+    );
   const [api, ...workers] = await Promise.all([
-    startService('api', { ...stackEnv, PORT: '0' }),
+    startService('api', { ...stackEnv, PORT: '0' }, { nodeArgs: options.nodeArgs ?? [] }),
     ...Array.from({ length: options.workers ?? 1 }, () => addWorker()),
   ]);
   const stack: Stack = {
