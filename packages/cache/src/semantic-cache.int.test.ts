@@ -207,9 +207,20 @@ describe('createSemanticCache storage', () => {
     const cache = createSemanticCache(t.redis, keys, { threshold: 0.5 });
     const near = new Float32Array([1, 0.2, 0, 0, 0, 0, 0, 0]);
     const far = new Float32Array([1, 0.9, 0, 0, 0, 0, 0, 0]);
-    await cache.store({ ...write, query: 'near question', vector: near, answer: { ...answer, answer: 'near' } });
+    await cache.store({
+      ...write,
+      query: 'near question',
+      vector: near,
+      answer: { ...answer, answer: 'near' },
+    });
     await cache.store({ ...write, query: 'far question', vector: far, answer: { ...answer, answer: 'far' } });
-    const hit = await cache.lookup({ state, settings, evidenceKey, query: 'asked question', vector: basis(0) });
+    const hit = await cache.lookup({
+      state,
+      settings,
+      evidenceKey,
+      query: 'asked question',
+      vector: basis(0),
+    });
     expect(hit?.answer).toBe('near');
     expect(hit?.similarity).toBeCloseTo(1 / Math.sqrt(1.04), 5);
   });
