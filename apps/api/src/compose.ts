@@ -23,6 +23,7 @@ import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { createStreamReader } from './stream-reader.ts';
+import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
 /**
@@ -80,6 +81,14 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       costQueue,
       events,
       admission,
+      backlog: createBacklogGate(config.api.backlog, {
+        readBacklog: async () => {
+          const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+          return Object.values(counts).reduce((sum, n) => sum + n, 0);
+        },
+        now: Date.now,
+        onRefusal: () => metrics.overloadRefusals.inc({ reason: 'backlog' }),
+      }),
       epochs,
       answerCache,
       singleFlight: createSingleFlight(redis, keys),

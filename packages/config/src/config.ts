@@ -44,6 +44,13 @@ export const EnvSchema = z
     // shared box a descheduled process sees late timers too, and the in-progress cap is the main
     // guard; this one catches a loop that is truly stuck.
     API_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).default(1000),
+    // Answer jobs waiting to start across the fleet at which new questions are refused the same
+    // way (apps/api/src/submission/backlog-gate.ts); 0 = no cap. Size it as the workers' drain
+    // rate times the longest wait worth accepting: 2000 is about a minute at the ~35 answers/s
+    // of one 2-core host, and lets 1000 users ask at once.
+    QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(2000),
+    // How old an API process's copy of that count may get (ms) before it reads it again.
+    QUEUE_BACKLOG_REFRESH_MS: z.coerce.number().int().min(10).max(10_000).default(100),
     // --- end overload guard ---
     WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
     // Interface both HTTP servers bind to.
@@ -266,6 +273,7 @@ function shape(env: Env) {
         maxInProgress: env.API_MAX_IN_PROGRESS,
         maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,
       },
+      backlog: { maxWaiting: env.QUEUE_MAX_WAITING, refreshMs: env.QUEUE_BACKLOG_REFRESH_MS },
     },
     worker: {
       processes: env.WORKER_PROCESSES,

@@ -34,7 +34,7 @@ export function createMetrics(service: string) {
     }),
     overloadRefusals: new Counter({
       name: 'assistant_overload_refusals_total',
-      help: 'Requests an API process refused with 503 overloaded, by reason (in_progress, event_loop_delay).',
+      help: 'Requests an API process refused with 503 overloaded, by reason (in_progress, event_loop_delay, backlog).',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -116,7 +116,8 @@ export function createMetrics(service: string) {
   // Known label values start at 0, so `increase()` sees the first refusal of each code.
   for (const code of ['rate_limited', 'too_many_in_flight', 'budget_exceeded'])
     metrics.admissionRefusals.inc({ code }, 0);
-  for (const reason of ['in_progress', 'event_loop_delay']) metrics.overloadRefusals.inc({ reason }, 0);
+  for (const reason of ['in_progress', 'event_loop_delay', 'backlog'])
+    metrics.overloadRefusals.inc({ reason }, 0);
   return metrics;
 }
 

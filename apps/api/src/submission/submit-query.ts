@@ -13,6 +13,7 @@ import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
 import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
+import type { BacklogGate } from './backlog-gate.ts';
 import { type CommitGate, createCommitGate } from './commit-gate.ts';
 
 /** Collaborators of {@link createQuerySubmitter}. */
@@ -23,6 +24,7 @@ export type SubmitterDeps = {
   costQueue: Pick<CostQueue, 'enqueue'>;
   events: Pick<EventStream, 'append' | 'remove'>;
   admission: Pick<Admission, 'admit' | 'release'>;
+  backlog: Pick<BacklogGate, 'check' | 'accepted'>;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'get'>;
   singleFlight: Pick<SingleFlight, 'idOf' | 'claim' | 'join' | 'release'>;
@@ -97,7 +99,7 @@ function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError
 
 /**
  * Admits and places a question: idempotent replay, exact-cache fast path (200 with no job),
- * admission (one Lua call for every window, the in-flight cap and the budgets), single-flight
+ * the backlog gate (503 when too many questions already wait for a worker), admission (one Lua call for every window, the in-flight cap and the budgets), single-flight
  * (identical questions in flight share one query and one stream), then the queued row, the
  * `queued` event and the job. Anything not accepted is rolled back, so no question is lost and
  * none is half-accepted.
@@ -215,6 +217,8 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     gate: CommitGate,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
+    // A new job: refused before anything is written when too many already wait for a worker.
+    deps.backlog.check();
     const admission = await admit(submission, id, 'full');
     let placed: Awaited<ReturnType<QueriesRepo['insertQueued']>>;
     try {
@@ -274,6 +278,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       withdraw(userId, id, flightId);
       throw notAccepted('the queue', error);
     }
+    deps.backlog.accepted();
     return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
   }
 
