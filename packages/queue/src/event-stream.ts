@@ -2,6 +2,7 @@ import { QueryEvent } from '@assistant/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
+import { createRangeBatcher, type StreamEntry } from './range-batcher.ts';
 
 /** An event with the Redis Stream id it was stored under (used as the SSE event id). */
 export type StoredEvent = { id: string; event: QueryEvent };
@@ -21,7 +22,7 @@ const guardedAppend = loadLua(new URL('./lua/guarded-append.lua', import.meta.ur
 // stream (a rescued or re-enqueued job): a client discards the tokens it has so far.
 const TAKEOVER: QueryEvent = { type: 'restart', reason: 'worker lost; answering again' };
 
-function parseEntries(entries: [string, string[]][]): StoredEvent[] {
+function parseEntries(entries: StreamEntry[]): StoredEvent[] {
   const out: StoredEvent[] = [];
   for (const [id, fields] of entries) {
     const raw = fields[fields.indexOf('data') + 1];
@@ -38,6 +39,8 @@ function parseEntries(entries: [string, string[]][]): StoredEvent[] {
  * Replay from an id is exclusive, so resuming with `Last-Event-ID` has no gap and no duplicate.
  */
 export function createEventStream(redis: Redis, keys: Keys, options: EventStreamOptions) {
+  // Reads of one event-loop turn (many tailed streams, notified together) share one round trip.
+  const xrange = createRangeBatcher(redis);
   const maxLength = options.maxLength ?? 20_000;
   return {
     /**
@@ -76,11 +79,7 @@ export function createEventStream(redis: Redis, keys: Keys, options: EventStream
     /** Events after `afterId` (exclusive; `'0'` for all), oldest first. */
     async readAfter(queryId: string, afterId: string, count = 1000): Promise<StoredEvent[]> {
       const start = afterId === '0' ? '-' : `(${afterId}`;
-      const entries = (await redis.xrange(keys.events(queryId), start, '+', 'COUNT', count)) as [
-        string,
-        string[],
-      ][];
-      return parseEntries(entries);
+      return parseEntries(await xrange(keys.events(queryId), start, count));
     },
 
     /** Deletes a query's stream (used when an enqueue is rolled back). */

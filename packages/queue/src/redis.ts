@@ -3,8 +3,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 /**
  * What a connection is for:
  * - `command`: request paths (API). Fails fast when Redis is down (no offline queue), so a
- *   request gets a 503 instead of hanging.
- * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`.
+ *   request gets a 503 instead of hanging. Not auto-pipelined: ioredis runs one auto-pipeline
+ *   at a time per connection, so commands would queue behind one caught in a dropped connection
+ *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage).
+ * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`. Not auto-pipelined:
+ *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline.
  * - `events`: a worker's appends to event streams (see below).
  * - `subscriber`: a pub/sub connection (an API process's stream reader, its key revocations).
  *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
@@ -24,7 +27,9 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
   // A worker's event appends: wait out an outage; commands in flight when the connection
   // dropped are re-sent (ioredis would otherwise leave their promises pending forever), and the
   // append script drops a re-sent duplicate by its sequence number.
-  events: { maxRetriesPerRequest: null },
+  // Auto-pipelined: the appends all running jobs issue in one event-loop turn leave in one socket
+  // write (a write is a system call, which costs more than the append itself on a busy small host).
+  events: { maxRetriesPerRequest: null, enableAutoPipelining: true },
 };
 
 /**
