@@ -1,7 +1,7 @@
 import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
-import type { EventStream } from '@assistant/queue';
+import type { EventStream, StoredEvent } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
 import { type Logger, type Metrics, withDeadline } from '@assistant/telemetry';
 import { Hono } from 'hono';
@@ -31,6 +31,14 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const QUERY_ID = /^q_[0-9a-f]{32}$/;
 // Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
 const SSE_RETRY_MS = 2_000;
+
+/**
+ * One stored event as an SSE message. The fields need no escaping: ids are stream ids, types come
+ * from the contract, and JSON text holds no raw line break.
+ */
+function sseMessageOf(stored: StoredEvent): string {
+  return `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
+}
 
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {
@@ -151,14 +159,11 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
             await stream.write(': heartbeat\n\n');
             continue;
           }
-          for (const stored of batch) {
-            await stream.writeSSE({
-              id: stored.id,
-              event: stored.event.type,
-              data: JSON.stringify(stored.event),
-            });
-            if (isTerminalEvent(stored.event)) return;
-          }
+          // One write per batch (a write is a system call): the events up to a terminal one.
+          const end = batch.findIndex((stored) => isTerminalEvent(stored.event));
+          const sent = end === -1 ? batch : batch.slice(0, end + 1);
+          await stream.write(sent.map(sseMessageOf).join(''));
+          if (end !== -1) return;
         }
         if (deps.reader.closing && !stream.aborted) {
           // Another replica takes the reconnect; Last-Event-ID resumes without a gap.
