@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { type Stack, startStack } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ let apiKey: string;
 beforeAll(async () => {
   stack = await startStack(
     'http-server',
-    { HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_HEADERS_TIMEOUT_MS: '1000' },
+    { HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_LISTEN_BACKLOG: '1234' },
     { workers: 0 },
   );
   apiKey = (await stack.createUser()).api_key;
@@ -49,6 +51,15 @@ function parse(text: string) {
     error: (JSON.parse(body) as { error: { code: string; message: string; request_id: string } }).error,
   };
 }
+
+describe('the listening socket', () => {
+  it('asks the kernel for HTTP_LISTEN_BACKLOG pending connections (ss shows it as Send-Q)', () => {
+    const line = execFileSync('ss', ['-Hltn', `sport = :${stack.api.port}`], { encoding: 'utf8' }).trim();
+    const sendQ = Number(line.split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(sendQ).toBe(Math.min(1234, somaxconn));
+  });
+});
 
 describe('the API server at the HTTP level', () => {
   it('a body shorter than its Content-Length: JSON 408 within a few seconds', async () => {

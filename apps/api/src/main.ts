@@ -9,7 +9,7 @@ import {
   onStopSignals,
   runProcessPool,
 } from '@assistant/telemetry';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { buildApi } from './compose.ts';
 import { answerClientErrors, serverOptionsOf } from './http-server.ts';
 
@@ -41,17 +41,17 @@ async function main() {
   if (config.db.migrateOnStart) await runMigrations(config.db.url);
   const api = await buildApi(config, { logger, metrics });
 
-  const server = serve(
-    {
-      fetch: api.app.fetch,
-      port: config.api.port,
-      hostname: config.api.host,
-      serverOptions: serverOptionsOf(config.api),
-    },
-    (info) => {
-      logger.info({ port: info.port, host: config.api.host }, 'api listening');
-    },
-  ) as Server;
+  const server = createAdaptorServer({
+    fetch: api.app.fetch,
+    serverOptions: serverOptionsOf(config.api),
+  }) as Server;
+  // A long accept queue: a spike's connections wait to be accepted (and then refused politely if
+  // need be) instead of being reset by the kernel at Node's default of 511.
+  server.listen({ port: config.api.port, host: config.api.host, backlog: config.api.listenBacklog }, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.api.port;
+    logger.info({ port, host: config.api.host }, 'api listening');
+  });
   answerClientErrors(server);
   await listenOrExit(
     server,

@@ -51,6 +51,10 @@ export const EnvSchema = z
     QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(2000),
     // How old an API process's copy of that count may get (ms) before it reads it again.
     QUEUE_BACKLOG_REFRESH_MS: z.coerce.number().int().min(10).max(10_000).default(100),
+    // Connections the kernel queues for an API process before it accepts them (listen backlog;
+    // Linux caps it at net.core.somaxconn, 4096 on current kernels). Node's default of 511
+    // resets connections in a spike before the overload guard can answer them.
+    HTTP_LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
     // --- end overload guard ---
     WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
     // Interface both HTTP servers bind to.
@@ -271,6 +275,7 @@ function shape(env: Env) {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      listenBacklog: env.HTTP_LISTEN_BACKLOG,
       overload: {
         maxInProgress: env.API_MAX_IN_PROGRESS,
         maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,
