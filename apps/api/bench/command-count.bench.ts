@@ -7,7 +7,7 @@
 // ids as `*`). Postgres: both processes reach Postgres through a proxy in this process that reads
 // the wire protocol and counts each statement executed (pg-statement-proxy.ts), grouped by SQL.
 // Each phase is a fixed window of WINDOW_MS: idle (background work only: BullMQ's blocking waits
-// and stall checks, sweeps), one new question answered (POST, SSE read to `done`, the ledger job),
+// and stall checks, sweeps), one new question answered (POST, SSE read to `done`),
 // and the same question again (an exact-cache hit). "net" = the phase minus idle.
 //
 // Run: npm run bench -w @assistant/api, or npx tsx apps/api/bench/command-count.bench.ts
@@ -153,7 +153,7 @@ try {
   await new Promise((r) => setTimeout(r, 3_000));
   await ask('Warm-up: what is my wifi password?');
   await ask('Warm-up: what is my wifi password?');
-  // The warm-up's ledger jobs settle before the idle window opens.
+  // The warm-up's background work settles before the idle window opens.
   await new Promise((r) => setTimeout(r, WINDOW_MS));
 
   const idle = await phase(async () => {});

@@ -12,7 +12,6 @@ import { createAdmission, createBudget } from '@assistant/limits';
 import {
   connectRedis,
   createAnswerQueue,
-  createCostQueue,
   createEventStream,
   createIndexQueue,
   createKeys,
@@ -44,7 +43,6 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   // Ledger jobs retry for hours: a Postgres outage delays rows, never loses them.
-  const costQueue = createCostQueue(redis, keys, config.costJobs);
   const events = createEventStream(redis, keys, config.events);
   // Every SSE stream and long-poll of this process: one subscriber connection for the append
   // notifications, reads on the command connection. No connection per request.
@@ -78,7 +76,6 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       queries,
       notes,
       queue,
-      costQueue,
       events,
       admission,
       backlog: createBacklogGate(config.api.backlog, {
@@ -126,13 +123,13 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
 
   return {
     app,
-    parts: { redis, db, keys, queue, indexQueue, costQueue, events, generations, epochs, admission },
+    parts: { redis, db, keys, queue, indexQueue, events, generations, epochs, admission },
     /** Ends open SSE streams (with a reconnect hint) and long-polls; call before closing the server. */
     beginShutdown() {
       reader.close();
     },
     async close() {
-      await Promise.allSettled([queue.close(), indexQueue.close(), costQueue.close()]);
+      await Promise.allSettled([queue.close(), indexQueue.close()]);
       reader.close();
       eventLoopDelay.close();
       keyRevocations.close();

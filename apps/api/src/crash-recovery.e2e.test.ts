@@ -158,7 +158,7 @@ describe('a worker killed mid-answer', () => {
 
     const sql = postgres(stack.database.url, { max: 1, onnotice: () => {} });
     try {
-      // Ledger rows arrive through the settle-costs queue, so wait for the last one.
+      // Ledger rows are written with the answers' rows; wait for the last one all the same.
       await waitUntil(
         async () => {
           const [row] = await sql<{ n: number }[]>`select count(*)::int as n from cost_ledger`;

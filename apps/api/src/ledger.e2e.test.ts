@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The money trail end to end: real API and worker processes answer through the fake LLM over
-// real HTTP; settle-costs jobs write the ledger; the Redis budget counters, the ledger, the query
+// real HTTP; each answer's row is stored with its ledger entry; the Redis budget counters, the ledger, the query
 // rows and GET /v1/usage must then agree to the micro-dollar.
 const INPUT_NANOS = 200; // LLM_PRICE_INPUT_USD 0.0000002
 const OUTPUT_NANOS = 600; // LLM_PRICE_OUTPUT_USD 0.0000006
@@ -99,7 +99,7 @@ beforeAll(async () => {
   // worker reserved before generating must come back in full.
   fake.update({ failNext: 1, errorKinds: ['server_error'] });
   fallback = await ask('What is the name of the vet on Elm Street?');
-  // Every answered query gets exactly one ledger row, written by a settle-costs job.
+  // Every answered query gets exactly one ledger row, written with its answer.
   await waitUntil(
     async () => {
       const [row] = await sql<

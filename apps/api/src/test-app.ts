@@ -59,7 +59,7 @@ export async function createTestApp(
     /** Ends open SSE streams and long-polls, as a shutting-down process does. */
     beginShutdown: () => api.beginShutdown(),
     async close() {
-      for (const producer of [api.parts.queue, api.parts.indexQueue, api.parts.costQueue]) {
+      for (const producer of [api.parts.queue, api.parts.indexQueue]) {
         await producer.queue.obliterate({ force: true }).catch(() => {});
       }
       await api.close();

@@ -1,14 +1,13 @@
-import type { CostJob, QueryEvent } from '@assistant/contracts';
+import type { QueryEvent } from '@assistant/contracts';
 import { createCostsRepo } from '@assistant/db';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { createCostQueue } from '@assistant/queue';
 import { waitUntil } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
 
 // The answer pipeline as the worker runs it (compose.ts's buildWorker over real Redis, Postgres,
 // BullMQ and the ONNX model), answering from the fake LLM over HTTP. Assertions stay on what the
-// pipeline leaves behind: the query row, its event stream, the ledger job and the caches.
+// pipeline leaves behind: the query row, its event stream, its ledger entry and the caches.
 
 let env: WorkerTestEnv;
 let fake: RunningFakeLlm;
@@ -119,36 +118,25 @@ describe('the answer pipeline, end to end inside the worker', () => {
     expect(sourcesEvent?.type === 'sources' && sourcesEvent.sources).toEqual(row.sources);
   });
 
-  it('enqueues one ledger job for the query, which the worker settles into the ledger', async () => {
+  it('writes the ledger entry in the transaction that stores the answer', async () => {
     const { row } = first;
-    const costQueue = createCostQueue(env.redis, env.keys, worker.config.jobs);
-    try {
-      const job = await costQueue.queue.getJob(`cost-${row.id}`);
-      expect(job?.data).toMatchObject<Partial<CostJob>>({
-        query_id: row.id,
-        user_id: userId,
-        provider: 'endpoint',
-        model: 'fake-model',
-        prompt_tokens: row.promptTokens!,
-        completion_tokens: row.completionTokens!,
-        input_nanos_per_token: 200,
-        output_nanos_per_token: 600,
-        cost_micros: row.costMicros!,
-        cached: false,
-      });
-      const day = job!.data.day;
-      const costs = createCostsRepo(env.db.db);
-      const total = await waitUntil(
-        async () => {
-          const sum = await costs.ledgerTotal(userId, day);
-          return sum.rows > 0 ? sum : undefined;
-        },
-        { what: 'ledger row', timeoutMs: 10_000, intervalMs: 50 },
-      );
-      expect(total).toEqual({ rows: 1, costMicros: row.costMicros });
-    } finally {
-      await costQueue.close();
-    }
+    // Present the moment the row is: no job in between.
+    const costs = createCostsRepo(env.db.db);
+    const entry = await costs.entryOf(row.id);
+    expect(entry).toMatchObject({
+      queryId: row.id,
+      userId,
+      provider: 'endpoint',
+      model: 'fake-model',
+      promptTokens: row.promptTokens!,
+      completionTokens: row.completionTokens!,
+      inputNanosPerToken: 200,
+      outputNanosPerToken: 600,
+      costMicros: row.costMicros!,
+      cached: false,
+    });
+    const total = await costs.ledgerTotal(userId, entry!.day);
+    expect(total).toEqual({ rows: 1, costMicros: row.costMicros });
   });
 
   it('writes the exact and the semantic answer cache for the user', async () => {
@@ -191,12 +179,7 @@ describe('the answer pipeline, end to end inside the worker', () => {
     const last = poor.events.at(-1);
     expect(last?.type === 'error' && last.error.code).toBe('budget_exceeded');
 
-    const costQueue = createCostQueue(env.redis, env.keys, worker.config.jobs);
-    try {
-      expect(await costQueue.queue.getJob(`cost-${poor.row.id}`)).toBeUndefined();
-    } finally {
-      await costQueue.close();
-    }
+    expect(await createCostsRepo(env.db.db).entryOf(poor.row.id)).toBeUndefined();
   });
 
   it('answers offline (extractive) from the notes when the LLM fails every try', async () => {

@@ -2,6 +2,7 @@ import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCa
 import { evidenceFingerprint } from '@assistant/cache';
 import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
 import {
+  type CostsRepo,
   ledgerEntryOf,
   microsToUsd,
   type QueriesRepo,
@@ -13,7 +14,7 @@ import {
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import type { FallbackChain, FallbackResult, GenerateResult } from '@assistant/llm';
-import type { CostQueue, EventStream } from '@assistant/queue';
+import type { EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
@@ -42,7 +43,8 @@ export type AnswerPipelineDeps = {
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
   contextCache: Pick<ContextCache<Excerpts>, 'get' | 'set'>;
   budget: Pick<Budget, 'reserve' | 'settle'>;
-  costQueue: Pick<CostQueue, 'enqueue'>;
+  /** Records a replayed row's ledger entry if its run died before (idempotent by query id). */
+  costs: Pick<CostsRepo, 'record'>;
   queries: Pick<QueriesRepo, 'markSucceeded'>;
   events: Pick<EventStream, 'append'>;
   metrics: Metrics;
@@ -89,8 +91,8 @@ function toSource(chunk: RetrievedChunk): Source {
 
 /**
  * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
- * record: store the row, write the caches, then settle the budget, enqueue the ledger job and
- * publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
+ * record: store the row with its ledger entry (one transaction), write the caches, then settle
+ * the budget and publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
  * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
 export function createAnswerPipeline(deps: AnswerPipelineDeps) {
@@ -110,8 +112,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   }
 
   /**
-   * The side effects of a succeeded row, each idempotent: settle the budget (once per query),
-   * the ledger job (one per query), and the `done` event (refused once the stream has ended).
+   * The side effects of a succeeded row, each idempotent: settle the budget (once per query) and
+   * the `done` event (refused once the stream has ended).
    * Run after the row is stored, and again by a replay after a crash, so none is ever lost.
    */
   async function announceSucceeded(
@@ -123,7 +125,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
     const done = terminalEventOf(row);
     if (done?.type !== 'done') return;
-    await deps.costQueue.enqueue(ledgerEntryOf(row, pricing, deps.now()));
     await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
   }
 
@@ -140,6 +141,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const stored = await deps.queries.markSucceeded(
       task.queryId,
       rowOfAnswer(answer, { costMicros: extra.costMicros, cached: extra.cached }),
+      (row) => ledgerEntryOf(row, extra.pricing, deps.now()),
     );
     if (!stored) return;
     await extra.cache?.();
@@ -305,10 +307,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     /** Completes the side effects of a query a crashed run had already stored. */
     async reconcile(row: QueryRow): Promise<void> {
       if (row.status === 'succeeded') {
-        await announceSucceeded(
-          row,
-          row.provider && row.model ? deps.pricing(row.provider, row.model) : FREE,
-        );
+        const pricing = row.provider && row.model ? deps.pricing(row.provider, row.model) : FREE;
+        // Stored with its entry in one transaction; a row of an older release may lack it.
+        await deps.costs.record(ledgerEntryOf(row, pricing, deps.now()));
+        await announceSucceeded(row, pricing);
       }
     },
   };

@@ -27,7 +27,6 @@ import {
 import {
   connectRedis,
   createAnswerQueue,
-  createCostQueue,
   createEventStream,
   createIndexQueue,
   createKeys,
@@ -40,7 +39,6 @@ import { Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
 import { createAnswerProcessor, failAbandonedJob } from './answer-processor.ts';
-import { createCostProcessor } from './cost-processor.ts';
 import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
@@ -64,7 +62,7 @@ const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 /**
  * Builds a worker process's clients once from validated config: the warm ONNX model, the caches,
- * breakers per model, the three BullMQ workers, and the health app. Nothing starts consuming
+ * breakers per model, the two BullMQ workers, and the health app. Nothing starts consuming
  * until `start()`.
  */
 export async function buildWorker(config: Config, observability: { logger: Logger; metrics: Metrics }) {
@@ -153,7 +151,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       { onCacheEvent },
     ),
     budget,
-    costQueue: createCostQueue(redis, keys, config.costJobs),
+    costs: createCostsRepo(db.db),
     queries,
     events,
     metrics,
@@ -264,12 +262,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         ...bullOptions,
         concurrency: config.worker.indexConcurrency,
       });
-      const costs = new Worker(
-        QUEUE_NAMES.settleCosts,
-        createCostProcessor({ costs: createCostsRepo(db.db) }),
-        { ...bullOptions, concurrency: config.worker.costConcurrency },
-      );
-      for (const worker of [answers, index, costs]) {
+      for (const worker of [answers, index]) {
         worker.on('error', (err) => logger.error({ err }, 'worker error'));
         workers.push(worker);
         void worker.run();

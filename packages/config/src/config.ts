@@ -207,12 +207,6 @@ export const EnvSchema = z
     DATABASE_OUTAGE_MAX_WAIT_MS: z.coerce.number().int().min(0).default(600_000),
     // Index jobs one worker process runs at once (each embeds a note: CPU-bound).
     INDEX_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
-    // Ledger (settle-costs) jobs one worker process runs at once.
-    COST_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-    // Attempts of a ledger job before it fails for good (50 × up to COST_JOB_BACKOFF_MS doubling).
-    COST_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(50),
-    // First retry delay of a ledger job; doubles each attempt.
-    COST_JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(2_000),
     // Notes still pending indexing this long after their write are enqueued again by the sweep.
     PENDING_SWEEP_OLDER_THAN_MS: z.coerce.number().int().min(1000).default(60_000),
     // How often each worker runs the pending-notes sweep.
@@ -294,7 +288,6 @@ function shape(env: Env) {
       runSlotRetryMs: env.RUN_SLOT_RETRY_MS,
       databaseOutageMaxWaitMs: env.DATABASE_OUTAGE_MAX_WAIT_MS,
       indexConcurrency: env.INDEX_WORKER_CONCURRENCY,
-      costConcurrency: env.COST_WORKER_CONCURRENCY,
     },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     db: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, migrateOnStart: env.MIGRATE_ON_START },
@@ -345,12 +338,6 @@ function shape(env: Env) {
     jobs: {
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,
-      retentionSeconds: env.JOB_RETENTION_SECONDS,
-    },
-    /** The ledger queue retries far longer than answers: a settled cost must reach Postgres. */
-    costJobs: {
-      attempts: env.COST_JOB_ATTEMPTS,
-      backoffMs: env.COST_JOB_BACKOFF_MS,
       retentionSeconds: env.JOB_RETENTION_SECONDS,
     },
     pendingSweep: {

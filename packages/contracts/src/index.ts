@@ -1,7 +1,7 @@
 export { ErrorBody, ErrorCode } from './errors.ts';
 export type { QueryEventType } from './events.ts';
 export { isTerminalEvent, QueryEvent } from './events.ts';
-export { AnswerJob, CostJob } from './jobs.ts';
+export { AnswerJob } from './jobs.ts';
 export {
   IndexNoteJob,
   IndexStatus,

@@ -26,20 +26,3 @@ export const AnswerJob = z.strictObject({
   enqueued_at: z.number().int(),
 });
 export type AnswerJob = z.infer<typeof AnswerJob>;
-
-/** Payload of a `settle-costs` job: one ledger row, written idempotently (unique by query id). */
-export const CostJob = z.strictObject({
-  query_id: z.string().min(1),
-  user_id: z.string().min(1),
-  /** UTC day (YYYY-MM-DD) the cost counts on. */
-  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-  provider: z.string().min(1),
-  model: z.string().min(1),
-  prompt_tokens: z.number().int().nonnegative(),
-  completion_tokens: z.number().int().nonnegative(),
-  input_nanos_per_token: z.number().int().nonnegative(),
-  output_nanos_per_token: z.number().int().nonnegative(),
-  cost_micros: z.number().int().nonnegative(),
-  cached: z.boolean(),
-});
-export type CostJob = z.infer<typeof CostJob>;

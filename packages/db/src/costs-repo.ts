@@ -25,46 +25,71 @@ function totals(entry: CostEntry) {
   };
 }
 
-function addTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
+function addTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry, sign: 1 | -1 = 1) {
   const t = totals(entry);
   return {
-    queries: sql`${table.queries} + ${t.queries}`,
-    cacheHits: sql`${table.cacheHits} + ${t.cacheHits}`,
-    promptTokens: sql`${table.promptTokens} + ${t.promptTokens}`,
-    completionTokens: sql`${table.completionTokens} + ${t.completionTokens}`,
-    costMicros: sql`${table.costMicros} + ${t.costMicros}`,
+    queries: sql`${table.queries} + ${sign * t.queries}`,
+    cacheHits: sql`${table.cacheHits} + ${sign * t.cacheHits}`,
+    promptTokens: sql`${table.promptTokens} + ${sign * t.promptTokens}`,
+    completionTokens: sql`${table.completionTokens} + ${sign * t.completionTokens}`,
+    costMicros: sql`${table.costMicros} + ${sign * t.costMicros}`,
   };
+}
+
+/** A transaction (or the database) to write in. */
+export type Writer = Pick<Database, 'insert'>;
+
+/**
+ * Records a query's cost exactly once, inside the caller's transaction (the one that stores the
+ * query's row, so the row and its ledger entry land together or not at all): the ledger row is
+ * unique by query id, and the daily aggregates move only when the row is new, so a replay after a
+ * crash changes nothing. Returns whether this call recorded it. The global aggregate is the one
+ * hot row every answer updates: it is written last, so its lock is held the shortest.
+ */
+export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean> {
+  const inserted = await tx
+    .insert(costLedger)
+    .values(entry)
+    .onConflictDoNothing({ target: costLedger.queryId })
+    .returning({ queryId: costLedger.queryId });
+  if (inserted.length === 0) return false;
+  await tx
+    .insert(userApiCosts)
+    .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
+    .onConflictDoUpdate({
+      target: [userApiCosts.userId, userApiCosts.day],
+      set: addTotals(userApiCosts, entry),
+    });
+  await tx
+    .insert(globalDailyCosts)
+    .values({ day: entry.day, ...totals(entry) })
+    .onConflictDoUpdate({ target: globalDailyCosts.day, set: addTotals(globalDailyCosts, entry) });
+  return true;
+}
+
+/**
+ * Takes back a query's ledger entry and its share of the aggregates, inside the caller's
+ * transaction (a query withdrawn after its row and entry were written: nobody received it).
+ */
+export async function forgetCost(tx: Pick<Database, 'delete' | 'update'>, queryId: string): Promise<void> {
+  const [entry] = await tx.delete(costLedger).where(eq(costLedger.queryId, queryId)).returning();
+  if (!entry) return;
+  await tx
+    .update(userApiCosts)
+    .set(addTotals(userApiCosts, entry, -1))
+    .where(and(eq(userApiCosts.userId, entry.userId), eq(userApiCosts.day, entry.day)));
+  await tx
+    .update(globalDailyCosts)
+    .set(addTotals(globalDailyCosts, entry, -1))
+    .where(eq(globalDailyCosts.day, entry.day));
 }
 
 /** The cost ledger and its daily aggregates. */
 export function createCostsRepo(db: Database) {
   return {
-    /**
-     * Records a query's cost exactly once: the ledger row is unique by query id, and the daily
-     * aggregates move in the same transaction only when the row is new, so a retried job (or a
-     * replayed one after a crash) changes nothing. Returns whether this call recorded it.
-     */
+    /** {@link recordCost} in a transaction of its own (for a row stored earlier without its entry). */
     async record(entry: CostEntry): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        const inserted = await tx
-          .insert(costLedger)
-          .values(entry)
-          .onConflictDoNothing({ target: costLedger.queryId })
-          .returning({ queryId: costLedger.queryId });
-        if (inserted.length === 0) return false;
-        await tx
-          .insert(userApiCosts)
-          .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
-          .onConflictDoUpdate({
-            target: [userApiCosts.userId, userApiCosts.day],
-            set: addTotals(userApiCosts, entry),
-          });
-        await tx
-          .insert(globalDailyCosts)
-          .values({ day: entry.day, ...totals(entry) })
-          .onConflictDoUpdate({ target: globalDailyCosts.day, set: addTotals(globalDailyCosts, entry) });
-        return true;
-      });
+      return db.transaction((tx) => recordCost(tx, entry));
     },
 
     /** A user's totals per day in [from, to] (ISO dates), oldest first. */
@@ -107,6 +132,17 @@ export function createCostsRepo(db: Database) {
         .groupBy(userApiCosts.userId)
         .orderBy(desc(cost))
         .limit(limit);
+    },
+
+    /** A query's ledger entry, if it has one. */
+    async entryOf(queryId: string) {
+      const rows = await db.select().from(costLedger).where(eq(costLedger.queryId, queryId)).limit(1);
+      return rows[0];
+    },
+
+    /** A query's ledger entry removed with its share of the aggregates (see {@link forgetCost}). */
+    async forget(queryId: string): Promise<void> {
+      await db.transaction((tx) => forgetCost(tx, queryId));
     },
 
     /** Ledger sum of a user for a day (for reconciliation against Redis counters). */

@@ -10,7 +10,7 @@ export { ledgerEntryOf } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
 export type { NoteFields, NotePage, NotesRepo } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
-export type { QueriesRepo, QuerySuccess } from './queries-repo.ts';
+export type { LedgerOf, QueriesRepo, QuerySuccess } from './queries-repo.ts';
 export { createQueriesRepo } from './queries-repo.ts';
 export type { NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
 export {

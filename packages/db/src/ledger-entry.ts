@@ -1,5 +1,5 @@
-import type { CostJob } from '@assistant/contracts';
 import { answerOf } from './answer-of.ts';
+import type { CostEntry } from './costs-repo.ts';
 import type { QueryRow } from './schema.ts';
 
 /** Per-token prices a ledger entry records (nano-dollars, integers). */
@@ -8,25 +8,25 @@ export type TokenPricing = { inputNanosPerToken: number; outputNanosPerToken: nu
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
- * The ledger entry (`settle-costs` job) of a succeeded row: one per query, counted on the day the
- * row finished. A cached answer costs nothing, so its entry records no per-token price.
+ * The ledger entry of a succeeded row: one per query, counted on the day the row finished. A
+ * cached answer costs nothing, so its entry records no per-token price.
  *
  * @example
- * await costQueue.enqueue(ledgerEntryOf(row, pricing(row.provider, row.model), Date.now()));
+ * await queries.markSucceeded(id, result, (row) => ledgerEntryOf(row, pricing, Date.now()));
  */
-export function ledgerEntryOf(row: QueryRow, pricing: TokenPricing, now: number): CostJob {
+export function ledgerEntryOf(row: QueryRow, pricing: TokenPricing, now: number): CostEntry {
   const answer = answerOf(row);
   return {
-    query_id: row.id,
-    user_id: row.userId,
+    queryId: row.id,
+    userId: row.userId,
     day: utcDay((row.finishedAt ?? new Date(now)).getTime()),
     provider: answer.provider,
     model: answer.model,
-    prompt_tokens: answer.usage.prompt_tokens,
-    completion_tokens: answer.usage.completion_tokens,
-    input_nanos_per_token: row.cached ? 0 : pricing.inputNanosPerToken,
-    output_nanos_per_token: row.cached ? 0 : pricing.outputNanosPerToken,
-    cost_micros: row.costMicros ?? 0,
+    promptTokens: answer.usage.prompt_tokens,
+    completionTokens: answer.usage.completion_tokens,
+    inputNanosPerToken: row.cached ? 0 : pricing.inputNanosPerToken,
+    outputNanosPerToken: row.cached ? 0 : pricing.outputNanosPerToken,
+    costMicros: row.costMicros ?? 0,
     cached: row.cached,
   };
 }

@@ -1,6 +1,7 @@
 import type { FallbackInfo, QueryError, Source } from '@assistant/contracts';
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
+import { type CostEntry, forgetCost, recordCost } from './costs-repo.ts';
 import { type QueryRow, queries } from './schema.ts';
 
 /** Fields stored when a query finishes with an answer. */
@@ -18,6 +19,9 @@ export type QuerySuccess = {
   /** How the answer was reached, when a fallback was involved. */
   fallback?: FallbackInfo | null;
 };
+
+/** The ledger entry of a row about to be stored (`ledgerEntryOf` with the answer's prices). */
+export type LedgerOf = (row: QueryRow) => CostEntry;
 
 /** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */
 export function createQueriesRepo(db: Database) {
@@ -65,20 +69,23 @@ export function createQueriesRepo(db: Database) {
       return rows[0];
     },
 
-    /** Stores a query answered from the cache: born finished. */
-    async insertCached(input: {
-      id: string;
-      userId: string;
-      query: string;
-      requestId: string;
-      idempotencyKey?: string;
-      result: QuerySuccess;
-    }): Promise<QueryRow> {
+    /** Stores a query answered from the cache, born finished, with its ledger entry in the same transaction. */
+    async insertCached(
+      input: {
+        id: string;
+        userId: string;
+        query: string;
+        requestId: string;
+        idempotencyKey?: string;
+        result: QuerySuccess;
+      },
+      ledger: LedgerOf,
+    ): Promise<QueryRow> {
       const now = sql`now()`;
       return db.transaction(async (tx) => {
-        // The row is a record of an answer already served (the ledger job carries the figures):
-        // skipping the WAL flush halves a cache hit's latency, at the risk of losing the last
-        // few such rows in a Postgres crash.
+        // The row and its zero-cost ledger entry record an answer already served: skipping the
+        // WAL flush halves a cache hit's latency, at the risk of losing the last few such rows
+        // in a Postgres crash (never a charge: a hit spends no budget).
         await tx.execute(sql`set local synchronous_commit to off`);
         const rows = await tx
           .insert(queries)
@@ -95,6 +102,7 @@ export function createQueriesRepo(db: Database) {
             finishedAt: now,
           })
           .returning();
+        await recordCost(tx, ledger(rows[0]!));
         return rows[0]!;
       });
     },
@@ -125,9 +133,16 @@ export function createQueriesRepo(db: Database) {
       return rows[0];
     },
 
-    /** Removes a query that could not be enqueued, so a retry with the same idempotency key starts clean. */
+    /**
+     * Removes a query that was not accepted (its enqueue failed, or a cached answer landed after the
+     * deadline refused it), with its ledger entry if any, so a retry with the same idempotency key
+     * starts clean.
+     */
     async remove(id: string): Promise<void> {
-      await db.delete(queries).where(eq(queries.id, id));
+      await db.transaction(async (tx) => {
+        await tx.delete(queries).where(eq(queries.id, id));
+        await forgetCost(tx, id);
+      });
     },
 
     /** Marks an attempt started; a finished query stays finished. */
@@ -138,14 +153,21 @@ export function createQueriesRepo(db: Database) {
         .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`));
     },
 
-    /** Stores the answer; returns the row, or `undefined` if it had already finished (a replayed job). */
-    async markSucceeded(id: string, result: QuerySuccess): Promise<QueryRow | undefined> {
-      const rows = await db
-        .update(queries)
-        .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
-        .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
-        .returning();
-      return rows[0];
+    /**
+     * Stores the answer and, in the same transaction, its ledger entry (so the row and what it
+     * was charged land together or not at all); returns the row, or `undefined` if it had already
+     * finished (a replayed job), when nothing is written.
+     */
+    async markSucceeded(id: string, result: QuerySuccess, ledger: LedgerOf): Promise<QueryRow | undefined> {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .update(queries)
+          .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
+          .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
+          .returning();
+        if (rows[0]) await recordCost(tx, ledger(rows[0]));
+        return rows[0];
+      });
     },
 
     /** Stores a terminal error; returns false if the query had already finished. */

@@ -2,7 +2,6 @@
 export const QUEUE_NAMES = {
   answer: 'answer-query',
   indexNotes: 'index-notes',
-  settleCosts: 'settle-costs',
 } as const;
 
 /**

@@ -1,4 +1,4 @@
-import type { AnswerJob, CostJob, IndexNoteJob } from '@assistant/contracts';
+import type { AnswerJob, IndexNoteJob } from '@assistant/contracts';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Keys, QUEUE_NAMES } from './keys.ts';
@@ -70,16 +70,5 @@ export const createIndexQueue = (connection: Redis, keys: Keys, options: Produce
     (d) => `idx-${d.note_id}-v${d.version}`,
   );
 
-/**
- * `settle-costs`: one ledger job per query, retried `options.attempts` times with exponential
- * backoff from `options.backoffMs` (the apps pass `config.costJobs`: 50 attempts from 2 s, so
- * the delays pass an hour by the 12th attempt). A Postgres outage delays ledger rows; one that
- * outlasts every attempt fails the job and its row is not written (the failed job stays in
- * BullMQ for `retentionSeconds`, then is gone).
- */
-export const createCostQueue = (connection: Redis, keys: Keys, options: ProducerOptions) =>
-  createProducer<CostJob>(QUEUE_NAMES.settleCosts, connection, keys, options, (d) => `cost-${d.query_id}`);
-
 export type AnswerQueue = Producer<AnswerJob>;
 export type IndexQueue = Producer<IndexNoteJob>;
-export type CostQueue = Producer<CostJob>;

@@ -1,6 +1,7 @@
 /**
  * One submit's commit-or-cancel decision, taken once. The submit calls `commit()` right before its
- * commit step (the job enqueue, or the cached answer's ledger job); the deadline calls `cancel()`.
+ * commit step (the job enqueue, or the point after a cached answer's row and ledger entry); the
+ * deadline calls `cancel()`.
  * Whichever comes first wins: a cancelled submit withdraws what it wrote when it reaches its
  * commit step (however late its hung dependency answers), and a deadline that finds a commit
  * under way waits for its outcome instead of answering 503 for a question that may be accepted.

@@ -10,7 +10,7 @@ import {
   usageOf,
 } from '@assistant/db';
 import type { Admission, AdmissionResult } from '@assistant/limits';
-import type { AnswerQueue, CostQueue, EventStream } from '@assistant/queue';
+import type { AnswerQueue, EventStream } from '@assistant/queue';
 import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
 import type { BacklogGate } from './backlog-gate.ts';
@@ -21,7 +21,6 @@ export type SubmitterDeps = {
   queries: Pick<QueriesRepo, 'insertQueued' | 'insertCached' | 'findByIdempotencyKey' | 'find' | 'remove'>;
   notes: Pick<NotesRepo, 'versions'>;
   queue: Pick<AnswerQueue, 'enqueue'>;
-  costQueue: Pick<CostQueue, 'enqueue'>;
   events: Pick<EventStream, 'append' | 'remove'>;
   admission: Pick<Admission, 'admit' | 'release'>;
   backlog: Pick<BacklogGate, 'check' | 'accepted'>;
@@ -68,6 +67,9 @@ const SUBMIT_TIMEOUT_MS = 6_000;
 // A withdrawal step that fails (its dependency still down) is retried this often, backing off.
 const WITHDRAW_ATTEMPTS = 6;
 const WITHDRAW_BACKOFF_MS = 1_000;
+
+// A cached answer is priced at nothing (its row is marked cached).
+const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
 const submitDeadline = () => new DeadlineError('submit', SUBMIT_TIMEOUT_MS);
 
@@ -166,29 +168,28 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     });
     if (!hit) return undefined;
     const admission = await admit(submission, id, 'windows-only');
-    const row = await deps.queries.insertCached({
-      id,
-      userId,
-      query: submission.query,
-      requestId: submission.requestId,
-      idempotencyKey: submission.idempotencyKey,
-      // Served, not generated: no tokens, no cost; the cached answer's own fallback record
-      // describes how it was first made, not this serving, so it is not copied.
-      result: rowOfAnswer(
-        { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
-        { costMicros: 0, cached: true },
-      ),
-    });
+    const row = await deps.queries.insertCached(
+      {
+        id,
+        userId,
+        query: submission.query,
+        requestId: submission.requestId,
+        idempotencyKey: submission.idempotencyKey,
+        // Served, not generated: no tokens, no cost; the cached answer's own fallback record
+        // describes how it was first made, not this serving, so it is not copied.
+        result: rowOfAnswer(
+          { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
+          { costMicros: 0, cached: true },
+        ),
+      },
+      (row) => ledgerEntryOf(row, FREE, deps.now()),
+    );
     // The row landed after the deadline answered 503 (Postgres hung, then came back): take it
-    // back, and write no ledger entry for an answer nobody received.
+    // back with its ledger entry, for an answer nobody received.
     if (!gate.commit()) {
       withdraw(userId, id, undefined);
       throw refusedLate();
     }
-    // A cached answer is priced at nothing (its row is marked cached).
-    const ledger = ledgerEntryOf(row, { inputNanosPerToken: 0, outputNanosPerToken: 0 }, deps.now());
-    // The answer is already stored; a ledger job that cannot be queued now is not worth a 503.
-    await withDeadline(deps.costQueue.enqueue(ledger), REDIS_TIMEOUT_MS, 'ledger enqueue').catch(() => {});
     return { kind: 'cached', row, admission };
   }
 
