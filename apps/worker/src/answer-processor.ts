@@ -124,18 +124,6 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const parsed = AnswerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid answer job payload: ${parsed.error.message}`);
     const payload = parsed.data;
-    const row = await deps.queries.find(payload.query_id);
-    if (!row || row.userId !== payload.user_id)
-      throw new UnrecoverableError(`unknown query ${payload.query_id}`);
-    if (row.status === 'succeeded' || row.status === 'failed') {
-      // A replay of a finished job (say the worker died after storing the answer): finish what
-      // that run could not. Every step is idempotent.
-      if (row.status === 'succeeded') await deps.pipeline.reconcile(row);
-      else await deps.events.append(row.id, terminalEventOf(row)!);
-      await closeQuery(payload, row.status);
-      return;
-    }
-
     const slotId = job.id ?? payload.query_id;
     if (!(await deps.runSlots.acquire(payload.user_id, slotId, payload.limits.maxRunning))) {
       // Over the user's running cap: wait (jittered), without spending an attempt.
@@ -144,12 +132,29 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const renew = setInterval(() => {
       void deps.runSlots.renew(payload.user_id, slotId).catch(() => {});
     }, deps.options.runSlotLeaseMs / 3);
+    const releaseSlot = async () => {
+      clearInterval(renew);
+      await deps.runSlots.release(payload.user_id, slotId).catch(() => {});
+    };
 
     const attempt = job.attemptsMade + 1;
+    // One statement claims the attempt and reads the row; none when the query is not open.
+    let row: QueryRow | undefined;
+    try {
+      row = await deps.queries.markRunning(payload.query_id, payload.user_id, attempt);
+    } catch (error) {
+      await releaseSlot();
+      throw error;
+    }
+    if (!row) {
+      await releaseSlot();
+      await finishReplay(payload);
+      return;
+    }
+
     const log = deps.logger.child({ queryId: row.id, requestId: payload.request_id, attempt });
     const end = deps.metrics.jobDuration.startTimer({ queue: 'answer-query' });
     try {
-      await deps.queries.markRunning(row.id, attempt);
       // This run claims the stream: a run that lost its lock can no longer write to it.
       const owner = token ?? `${slotId}:${attempt}:${deps.now()}`;
       let seq = 0;
@@ -196,9 +201,25 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         ? error
         : new UnrecoverableError(String((error as Error)?.message));
     } finally {
-      clearInterval(renew);
-      await deps.runSlots.release(payload.user_id, slotId).catch(() => {});
+      await releaseSlot();
     }
+  }
+
+  /**
+   * A job whose query is not open: unknown (or another user's: a corrupt payload), or finished,
+   * a replay (say the worker died after storing the answer), which finishes what that run could
+   * not. Every step is idempotent.
+   */
+  async function finishReplay(payload: AnswerJob): Promise<void> {
+    const row = await deps.queries.find(payload.query_id);
+    if (!row || row.userId !== payload.user_id)
+      throw new UnrecoverableError(`unknown query ${payload.query_id}`);
+    // The claim found it not open, so it is finished; anything else is retried like any error.
+    if (row.status !== 'succeeded' && row.status !== 'failed')
+      throw new Error(`query ${row.id} is ${row.status} after its claim found it closed`);
+    if (row.status === 'succeeded') await deps.pipeline.reconcile(row);
+    else await deps.events.append(row.id, terminalEventOf(row)!);
+    await closeQuery(payload, row.status);
   }
 
   return { processAnswerJob, failQuery };

@@ -145,12 +145,23 @@ export function createQueriesRepo(db: Database) {
       });
     },
 
-    /** Marks an attempt started; a finished query stays finished. */
-    async markRunning(id: string, attempt: number): Promise<void> {
-      await db
+    /**
+     * Marks an attempt of this user's open query started and returns the row, in one statement;
+     * `undefined` when the query is finished, unknown or another user's (then nothing changes).
+     */
+    async markRunning(id: string, userId: string, attempt: number): Promise<QueryRow | undefined> {
+      const rows = await db
         .update(queries)
         .set({ status: 'running', attempts: attempt, startedAt: sql`coalesce(${queries.startedAt}, now())` })
-        .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`));
+        .where(
+          and(
+            eq(queries.id, id),
+            eq(queries.userId, userId),
+            sql`${queries.status} in ('queued', 'running')`,
+          ),
+        )
+        .returning();
+      return rows[0];
     },
 
     /**
