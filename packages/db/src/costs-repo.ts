@@ -25,46 +25,57 @@ function totals(entry: CostEntry) {
   };
 }
 
-function addTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry, sign: 1 | -1 = 1) {
+/** The aggregates of a row with `entry`'s totals taken out again. */
+function withoutTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
   const t = totals(entry);
   return {
-    queries: sql`${table.queries} + ${sign * t.queries}`,
-    cacheHits: sql`${table.cacheHits} + ${sign * t.cacheHits}`,
-    promptTokens: sql`${table.promptTokens} + ${sign * t.promptTokens}`,
-    completionTokens: sql`${table.completionTokens} + ${sign * t.completionTokens}`,
-    costMicros: sql`${table.costMicros} + ${sign * t.costMicros}`,
+    queries: sql`${table.queries} - ${t.queries}`,
+    cacheHits: sql`${table.cacheHits} - ${t.cacheHits}`,
+    promptTokens: sql`${table.promptTokens} - ${t.promptTokens}`,
+    completionTokens: sql`${table.completionTokens} - ${t.completionTokens}`,
+    costMicros: sql`${table.costMicros} - ${t.costMicros}`,
   };
 }
 
 /** A transaction (or the database) to write in. */
-export type Writer = Pick<Database, 'insert'>;
+export type Writer = Pick<Database, 'execute'>;
 
 /**
  * Records a query's cost exactly once, inside the caller's transaction (the one that stores the
- * query's row, so the row and its ledger entry land together or not at all): the ledger row is
- * unique by query id, and the daily aggregates move only when the row is new, so a replay after a
- * crash changes nothing. Returns whether this call recorded it. The global aggregate is the one
- * hot row every answer updates: it is written last, so its lock is held the shortest.
+ * query's row, so the row and its ledger entry land together or not at all), in one statement:
+ * the ledger row is unique by query id, and the daily aggregates move only with a new ledger row
+ * (they read the insert's RETURNING), so a replay after a crash changes nothing. Returns whether
+ * this call recorded it.
  */
 export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean> {
-  const inserted = await tx
-    .insert(costLedger)
-    .values(entry)
-    .onConflictDoNothing({ target: costLedger.queryId })
-    .returning({ queryId: costLedger.queryId });
-  if (inserted.length === 0) return false;
-  await tx
-    .insert(userApiCosts)
-    .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
-    .onConflictDoUpdate({
-      target: [userApiCosts.userId, userApiCosts.day],
-      set: addTotals(userApiCosts, entry),
-    });
-  await tx
-    .insert(globalDailyCosts)
-    .values({ day: entry.day, ...totals(entry) })
-    .onConflictDoUpdate({ target: globalDailyCosts.day, set: addTotals(globalDailyCosts, entry) });
-  return true;
+  const t = totals(entry);
+  const sums = sql`${t.queries}::int, ${t.cacheHits}::int, ${t.promptTokens}::bigint, ${t.completionTokens}::bigint, ${t.costMicros}::bigint`;
+  const add = (table: string) =>
+    sql.raw(
+      ['queries', 'cache_hits', 'prompt_tokens', 'completion_tokens', 'cost_micros']
+        .map((column) => `${column} = ${table}.${column} + excluded.${column}`)
+        .join(', '),
+    );
+  const rows = await tx.execute<{ recorded: number }>(sql`
+    with entry as (
+      insert into ${costLedger} (query_id, user_id, day, provider, model, prompt_tokens,
+        completion_tokens, input_nanos_per_token, output_nanos_per_token, cost_micros, cached)
+      values (${entry.queryId}, ${entry.userId}, ${entry.day}, ${entry.provider}, ${entry.model},
+        ${entry.promptTokens}, ${entry.completionTokens}, ${entry.inputNanosPerToken},
+        ${entry.outputNanosPerToken}, ${entry.costMicros}, ${entry.cached ?? false})
+      on conflict (query_id) do nothing
+      returning user_id, day
+    ), by_user as (
+      insert into ${userApiCosts} (user_id, day, queries, cache_hits, prompt_tokens, completion_tokens, cost_micros)
+      select user_id, day, ${sums} from entry
+      on conflict (user_id, day) do update set ${add('user_api_costs')}
+    ), overall as (
+      insert into ${globalDailyCosts} (day, queries, cache_hits, prompt_tokens, completion_tokens, cost_micros)
+      select day, ${sums} from entry
+      on conflict (day) do update set ${add('global_daily_costs')}
+    )
+    select count(*)::int as recorded from entry`);
+  return (rows[0]?.recorded ?? 0) > 0;
 }
 
 /**
@@ -76,11 +87,11 @@ export async function forgetCost(tx: Pick<Database, 'delete' | 'update'>, queryI
   if (!entry) return;
   await tx
     .update(userApiCosts)
-    .set(addTotals(userApiCosts, entry, -1))
+    .set(withoutTotals(userApiCosts, entry))
     .where(and(eq(userApiCosts.userId, entry.userId), eq(userApiCosts.day, entry.day)));
   await tx
     .update(globalDailyCosts)
-    .set(addTotals(globalDailyCosts, entry, -1))
+    .set(withoutTotals(globalDailyCosts, entry))
     .where(eq(globalDailyCosts.day, entry.day));
 }
 
