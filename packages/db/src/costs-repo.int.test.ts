@@ -30,6 +30,16 @@ const entry = (queryId: string, changes: Partial<CostEntry> = {}): CostEntry => 
   ...changes,
 });
 
+/** A day of totals: queries, cache hits, prompt and completion tokens, micro-dollars. */
+const usage = (day: string, [queries, cacheHits, promptTokens, completionTokens, costMicros]: number[]) => ({
+  day,
+  queries,
+  cacheHits,
+  promptTokens,
+  completionTokens,
+  costMicros,
+});
+
 describe('the cost ledger on real Postgres', () => {
   it('records each query once, and the daily aggregates move only with a new ledger row', async () => {
     const costs = createCostsRepo(db.db);
@@ -78,7 +88,7 @@ describe('the cost ledger on real Postgres', () => {
     await costs.forget('q4');
     expect(await costs.entryOf('q4')).toBeUndefined();
     expect(await costs.userUsage('u3', '2026-03-01', '2026-03-01')).toEqual([
-      { day: '2026-03-01', queries: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 },
+      usage('2026-03-01', [0, 0, 0, 0, 0]),
     ]);
     expect((await costs.globalUsage('2026-03-01', '2026-03-01'))[0]).toMatchObject({
       queries: 2,
