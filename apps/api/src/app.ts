@@ -1,3 +1,4 @@
+import type { Me } from '@assistant/contracts';
 import { createHealthRoutes, type Logger, type Metrics, type ReadinessCheck } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import type { AppEnv } from './app-env.ts';
@@ -85,6 +86,11 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/notes', userAuth);
   app.use('/v1/notes/*', userAuth);
   app.route('/v1/notes', createNoteRoutes(deps));
+  app.use('/v1/me', userAuth);
+  app.get('/v1/me', function whoAmI(c) {
+    const user = c.get('user');
+    return c.json({ user_id: user.userId, tier: user.tier, key_id: user.keyId } satisfies Me);
+  });
   app.use('/v1/usage', userAuth);
   app.route('/v1/usage', usage.user);
   return app;
