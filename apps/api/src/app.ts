@@ -9,12 +9,15 @@ import type { KeyRevocations } from './key-revocations.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
 import { createOverloadGuard, type OverloadOptions } from './middleware/overload.ts';
 import { createRequestContext } from './middleware/request-context.ts';
+import { createStreamTokenAuth } from './middleware/stream-token-auth.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
+import { createBrowserAppRoutes } from './routes/browser-app.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
 import { createUsageRoutes, type UsageRoutesDeps } from './routes/usage.ts';
+import type { StreamTokens } from './stream-token.ts';
 
 /** The body limit of a path: see {@link BODY_LIMITS}. */
 function bodyLimitOf(path: string): number {
@@ -36,6 +39,7 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
     logger: Logger;
     /** Recent event-loop delay of this process (ms), for the overload guard. */
     eventLoopDelayMs: () => number;
+    streamTokens: StreamTokens;
     options: QueryRoutesDeps['options'] & {
       adminToken: string;
       keyCacheTtlMs: number;
@@ -57,6 +61,7 @@ export function createApp(deps: AppDeps) {
   const docsPage = renderDocsPage(openApi);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage));
+  app.route('/app', createBrowserAppRoutes());
 
   // First of all for the expensive writes: a saturated process refuses them at once, before any
   // lookup, so a spike gets fast 503s with Retry-After instead of queueing until sockets time out.
@@ -81,7 +86,7 @@ export function createApp(deps: AppDeps) {
   });
   deps.keyRevocations.onRevoked(userAuth);
   app.use('/v1/queries', userAuth);
-  app.use('/v1/queries/*', userAuth);
+  app.use('/v1/queries/*', createStreamTokenAuth(deps.streamTokens, userAuth));
   app.route('/v1/queries', createQueryRoutes(deps));
   app.use('/v1/notes', userAuth);
   app.use('/v1/notes/*', userAuth);

@@ -23,6 +23,7 @@ import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { createStreamReader } from './stream-reader.ts';
+import { createStreamTokens } from './stream-token.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
 /**
@@ -100,6 +101,11 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     budget: createBudget(redis, keys),
     global,
     reader,
+    streamTokens: createStreamTokens({
+      secret: config.auth.streamTokenSecret,
+      ttlMs: config.auth.streamTokenTtlMs,
+      now: Date.now,
+    }),
     eventLoopDelayMs: () => eventLoopDelay.ms(),
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,

@@ -162,11 +162,7 @@ describe('the assistant CLI', () => {
 
   it('a rate limit is exit 1 with the wait in seconds', async () => {
     const limited = await stack.createUser();
-    await fetch(`${stack.api.url}/v1/admin/users/${limited.id}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${STACK_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ limits: { perMinute: 0 } }),
-    });
+    await stack.setLimits(limited.id, { perMinute: 0 });
     const run = await runCli(['ask', 'anything?'], {
       API_URL: stack.api.url,
       ASSISTANT_API_KEY: limited.api_key,
