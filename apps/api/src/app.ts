@@ -16,6 +16,7 @@ import { createBrowserAppRoutes } from './routes/browser-app.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
+import { createQueueBoard, type QueueBoardDeps } from './routes/queue-board.ts';
 import { createUsageRoutes, type UsageRoutesDeps } from './routes/usage.ts';
 import type { StreamTokens } from './stream-token.ts';
 
@@ -30,6 +31,7 @@ function bodyLimitOf(path: string): number {
 export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
   AdminRoutesDeps &
   NoteRoutesDeps &
+  QueueBoardDeps &
   UsageRoutesDeps & {
     newId: () => string;
     findKeyOwner: KeyLookup;
@@ -62,6 +64,7 @@ export function createApp(deps: AppDeps) {
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage));
   app.route('/app', createBrowserAppRoutes());
+  app.route('/', createQueueBoard(deps));
 
   // First of all for the expensive writes: a saturated process refuses them at once, before any
   // lookup, so a spike gets fast 503s with Retry-After instead of queueing until sockets time out.

@@ -1,5 +1,6 @@
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { type Stack, startStack, startTcpProxy, type TcpProxy } from '@assistant/testing';
+import { QUEUE_NAMES } from '@assistant/queue';
+import { STACK_ADMIN_TOKEN, type Stack, startStack, startTcpProxy, type TcpProxy } from '@assistant/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -147,5 +148,29 @@ describe('the browser client at /app', () => {
     await page.click('#ask');
     await retryShown();
     expect(await page.textContent('#error')).toMatch(/^Rate-limited \(rate_limited\): .* Retry in \d+ s\.$/);
+  }, 30_000);
+
+  it('the queue dashboard signs an admin in by a posted form, never with the token in a URL', async () => {
+    const admin = await browser.newPage();
+    const urls: string[] = [];
+    admin.on('request', (request) => urls.push(request.url()));
+    try {
+      await admin.goto(proxy.url('http', '/admin/queues'));
+      expect(new URL(admin.url()).pathname).toBe('/admin/login');
+      await admin.fill('#token', STACK_ADMIN_TOKEN);
+      await admin.click('#sign-in');
+      await admin.waitForURL((url) => url.pathname.startsWith('/admin/queues'));
+      for (const name of Object.values(QUEUE_NAMES)) {
+        await admin.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+      }
+      expect(urls.filter((url) => url.includes(STACK_ADMIN_TOKEN))).toEqual([]);
+      const cookies = await admin.context().cookies();
+      expect(cookies.find((c) => c.name === 'assistant_admin')).toMatchObject({
+        httpOnly: true,
+        sameSite: 'Strict',
+      });
+    } finally {
+      await admin.close();
+    }
   }, 30_000);
 });

@@ -19,6 +19,7 @@ import {
   createNotesGenerations,
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
+import { createAdminSessions } from './admin-session.ts';
 import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
@@ -104,6 +105,12 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     streamTokens: createStreamTokens({
       secret: config.auth.streamTokenSecret,
       ttlMs: config.auth.streamTokenTtlMs,
+      now: Date.now,
+    }),
+    boardQueues: [queue.queue, indexQueue.queue, costQueue.queue],
+    adminSessions: createAdminSessions({
+      adminToken: config.auth.adminToken,
+      ttlMs: config.auth.adminSessionTtlMs,
       now: Date.now,
     }),
     eventLoopDelayMs: () => eventLoopDelay.ms(),

@@ -67,6 +67,8 @@ export const EnvSchema = z
     // HMAC secret of the signed stream tokens in `events` links (browsers' EventSource sends no
     // header); the same on every API replica. Default: derived from ADMIN_TOKEN.
     STREAM_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    // How long a browser's sign-in to the queue dashboard (/admin/queues) lasts.
+    ADMIN_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(28_800),
     // How long a stream token is accepted; a client past it fetches the query again for a new link.
     STREAM_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
     // Which LLM provider answers: hf (Hugging Face), endpoint (OpenAI-compatible URL), extractive (offline).
@@ -292,6 +294,7 @@ function shape(env: Env) {
         env.STREAM_TOKEN_SECRET ??
         createHmac('sha256', env.ADMIN_TOKEN).update('stream-token-secret').digest('hex'),
       streamTokenTtlMs: env.STREAM_TOKEN_TTL_SECONDS * 1000,
+      adminSessionTtlMs: env.ADMIN_SESSION_TTL_SECONDS * 1000,
     },
     llm: {
       provider,
