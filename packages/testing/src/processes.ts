@@ -16,14 +16,16 @@ export type ServiceProcess = {
 
 /**
  * Starts `apps/<app>/src/main.ts` as its own Node process with the given environment and waits
- * for its "listening" log line (the app picks a free port when PORT/WORKER_PORT is 0).
+ * for its "listening" log line (the app picks a free port when PORT/WORKER_PORT is 0). With
+ * `built`, runs the production build instead, `node apps/<app>/dist/main.js`, as the image does.
  */
 export async function startService(
   app: 'api' | 'worker',
   env: Record<string, string>,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; built?: boolean } = {},
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const args = options.built ? [`apps/${app}/dist/main.js`] : ['--import', 'tsx', `apps/${app}/src/main.ts`];
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,8 @@ const FILES = {
   'app.css': 'text/css; charset=utf-8',
 } as const;
 type FileName = keyof typeof FILES;
+// A literal URL, so the production build (scripts/build.mjs) copies the folder beside the bundle.
+const PAGE_DIR = new URL('../browser-app/', import.meta.url);
 
 // The page runs only its own script and talks only to this API: no inline code, no third party.
 const CSP =
@@ -24,7 +26,7 @@ export function createBrowserAppRoutes() {
   const read = (name: FileName) => {
     let text = cache.get(name);
     if (text === undefined) {
-      text = readFileSync(new URL(`../browser-app/${name}`, import.meta.url), 'utf8');
+      text = readFileSync(new URL(name, PAGE_DIR), 'utf8');
       cache.set(name, text);
     }
     return text;
