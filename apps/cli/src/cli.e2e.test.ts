@@ -103,6 +103,20 @@ describe('the assistant CLI', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ created: 0, updated: 1, unchanged: 99, indexed: 100 });
   }, 60_000);
 
+  it('--no-wait returns once the notes are sent, exit 0 with the rest pending', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'assistant-vault-'));
+    try {
+      await writeFile(path.join(folder, 'quick.md'), '# Quick\n\nSent without waiting.\n');
+      const run = await runCli(['--json', 'import', '--no-wait', folder], env);
+      expect(run.code, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout) as { created: number; indexed: number; pending: number };
+      expect(summary.created).toBe(1);
+      expect(summary.indexed + summary.pending).toBe(1);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('whoami, notes and usage answer for the key; admin commands create users and keys', async () => {
     const who = await runCli(['--json', 'whoami'], env);
     expect(JSON.parse(who.stdout)).toMatchObject({ tier: 'free', user_id: expect.any(String) });

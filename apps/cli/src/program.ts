@@ -138,7 +138,8 @@ export function buildProgram(io: ProgramIo): Command {
       ).finally(() => bar?.stop());
       if (globals().json) printJson(summary);
       else print(formatImportSummary(summary));
-      if (summary.failed.length > 0 || summary.pending > 0) process.exitCode = EXIT.failed;
+      // Still pending is a failure only when the import waited for indexing (and ran out of time).
+      if (summary.failed.length > 0 || (options.wait && summary.pending > 0)) process.exitCode = EXIT.failed;
     });
 
   command('ask')
