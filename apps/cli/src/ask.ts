@@ -36,10 +36,19 @@ export async function askQuestion(client: ApiClient, question: string, out: AskO
     };
   }
   const accepted = submitted.body as SubmitAccepted;
-  const terminal = await followQueryEvents(client, accepted.links.events, (event) => {
-    if (event.type === 'token') out.token(event.text);
-    else if (event.type === 'restart') out.notice(`\n[the answer starts again: ${event.reason}]\n`);
-  });
+  const terminal = await followQueryEvents(
+    client,
+    accepted.links.events,
+    (event) => {
+      if (event.type === 'token') out.token(event.text);
+      else if (event.type === 'restart') out.notice(`\n[the answer starts again: ${event.reason}]\n`);
+    },
+    {
+      reconnects: 5,
+      reconnectDelayMs: 1000,
+      onReconnect: () => out.notice('\n[connection lost, resuming]\n'),
+    },
+  );
   if (terminal.type === 'error') {
     throw new CliError(`the question failed (${terminal.error.code}): ${terminal.error.message}`);
   }

@@ -13,11 +13,14 @@ export type CliRun = {
   exitAtMs: number;
 };
 
-/** Runs `assistant <args>` with only the given environment (plus PATH and HOME). */
+/**
+ * Runs `assistant <args>` with only the given environment (plus PATH and HOME); `onStdout` sees
+ * each chunk as it arrives (to act mid-run).
+ */
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
-  timeoutMs = 120_000,
+  options: { timeoutMs?: number; onStdout?: (text: string) => void } = {},
 ): Promise<CliRun> {
   const started = performance.now();
   const child = spawn(process.execPath, [bin, ...args], {
@@ -30,11 +33,12 @@ export function runCli(
   child.stdout.on('data', (chunk: Buffer) => {
     run.stdout += chunk.toString();
     run.stdoutChunks.push({ atMs: performance.now() - started, text: chunk.toString() });
+    options.onStdout?.(chunk.toString());
   });
   child.stderr.on('data', (chunk: Buffer) => {
     run.stderr += chunk.toString();
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
   return new Promise((resolve) => {
     child.once('close', (code) => {
       clearTimeout(timer);

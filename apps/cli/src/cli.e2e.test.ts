@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { freePort, STACK_ADMIN_TOKEN, type Stack, startStack } from '@assistant/testing';
+import { freePort, STACK_ADMIN_TOKEN, type Stack, startStack, startTcpProxy } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-process.ts';
 
@@ -76,6 +76,44 @@ describe('the assistant CLI', () => {
     const answerChunks = run.stdoutChunks.filter((c) => !c.text.includes('Cited notes:'));
     expect(answerChunks.length).toBeGreaterThan(3);
     expect(run.exitAtMs - answerChunks[0]!.atMs).toBeGreaterThan(300);
+  }, 60_000);
+
+  it('ask resumes a stream that drops mid-answer, with no token lost or repeated', async () => {
+    fake.update({ answerTokens: 120, tokensPerSecond: 30 });
+    const proxy = await startTcpProxy({ port: stack.api.port });
+    try {
+      let dropped = false;
+      const run = await runCli(
+        ['ask', `Tell me everything about the ${codeName(7)} project`],
+        {
+          ...env,
+          API_URL: proxy.url('http'),
+        },
+        {
+          onStdout: () => {
+            if (dropped) return;
+            dropped = true;
+            // Cut the connection after the first tokens; the CLI reconnects with Last-Event-ID.
+            proxy.setMode('reset');
+            setTimeout(() => proxy.setMode('pass'), 300);
+          },
+        },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const queryId = /query (q_[0-9a-f]{32})\)\n$/.exec(run.stdout)![1]!;
+      const streamed = run.stdout.slice(0, run.stdout.search(/\n\n(Cited notes:|No notes cited\.)/));
+      const view = (await (
+        await fetch(`${stack.api.url}/v1/queries/${queryId}`, {
+          headers: { authorization: `Bearer ${env.ASSISTANT_API_KEY}` },
+        })
+      ).json()) as { answer: string };
+      expect(dropped).toBe(true);
+      expect(run.stderr).toContain('[connection lost, resuming]');
+      expect(streamed).toBe(view.answer);
+    } finally {
+      fake.update({ answerTokens: 30, tokensPerSecond: 30 });
+      await proxy.close();
+    }
   }, 60_000);
 
   it('re-importing the same folder changes nothing', async () => {

@@ -9,6 +9,8 @@ export type FollowOptions = {
   reconnects: number;
   /** @defaultValue 1000 */
   reconnectDelayMs: number;
+  /** Told before each reconnect. */
+  onReconnect?: () => void;
 };
 
 /**
@@ -56,6 +58,7 @@ export async function followQueryEvents(
         `the answer stream dropped ${failures} times; giving up (the question may still finish)`,
       );
     }
+    options.onReconnect?.();
     await new Promise((resolve) => setTimeout(resolve, options.reconnectDelayMs));
   }
 }
