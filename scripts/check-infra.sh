@@ -7,7 +7,9 @@
 #   - the Grafana dashboard is valid JSON with unique panel ids and the datasource variable, and
 #     every panel query parses as PromQL;
 #   - every assistant_* metric used by the rules and the dashboard is declared in
-#     packages/telemetry/src/metrics.ts (no invented metrics).
+#     packages/telemetry/src/metrics.ts (no invented metrics);
+#   - the Dockerfile passes dockerfilelint (its contract, the compose file and the Kubernetes
+#     manifests are checked by scripts/*.test.ts in `npm test`).
 #
 # Needs promtool (Debian/Ubuntu: `apt-get install prometheus`), node and python3 (PyYAML for
 # the rule-contract checks; skipped with a warning without it). Exits non-zero on the first failure.
@@ -134,5 +136,8 @@ fs.writeFileSync(exprsPath, JSON.stringify({ groups: [{ name: 'dashboard-queries
 JS
 echo "== dashboard PromQL (promtool check rules)"
 promtool check rules "$exprs_file"
+
+echo "== Dockerfile (dockerfilelint)"
+node node_modules/dockerfilelint/bin/dockerfilelint Dockerfile
 
 echo "infra checks passed"

@@ -2,7 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@assistant/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  freePort,
+  type TestDatabase,
+  type TestRedis,
+} from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // `npm start` (scripts/local.mjs) as a real process group: signals at any moment of start-up, a
@@ -22,14 +28,6 @@ afterAll(async () => {
   await redis?.cleanup();
   await database?.drop();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Pids of live processes whose environment carries `marker` (the runner's descendants). */
 function processesWith(marker: string): number[] {

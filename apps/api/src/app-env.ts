@@ -6,6 +6,8 @@ export type AppEnv = {
     requestId: string;
     /** Set by the user auth middleware on /v1/*. */
     user: KeyOwner;
+    /** Set instead of `user` on `GET /v1/queries/:id/events` when a stream token authenticated it. */
+    streamUserId?: string;
     /** Set by `limitBody` on /v1/*: the most bytes `readJson` reads for this route. */
     maxBodyBytes: number;
   };

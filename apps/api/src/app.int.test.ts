@@ -95,7 +95,10 @@ describe('POST /v1/queries', () => {
       links: { self: string; events: string };
     };
     expect(body.status).toBe('queued');
-    expect(body.links).toEqual({ self: `/v1/queries/${body.id}`, events: `/v1/queries/${body.id}/events` });
+    expect(body.links).toEqual({
+      self: `/v1/queries/${body.id}`,
+      events: expect.stringMatching(new RegExp(`^/v1/queries/${body.id}/events\\?token=v1\\.[^&]+$`)),
+    });
     const job = await t.queue.queue.getJob(body.id);
     expect(job?.data).toMatchObject({ query_id: body.id });
     expect(job?.opts.attempts).toBe(3);

@@ -1,3 +1,4 @@
+import type { Me } from '@assistant/contracts';
 import { createHealthRoutes, type Logger, type Metrics, type ReadinessCheck } from '@assistant/telemetry';
 import { Hono } from 'hono';
 import type { AppEnv } from './app-env.ts';
@@ -8,12 +9,16 @@ import type { KeyRevocations } from './key-revocations.ts';
 import { createAdminAuth, createUserAuth, type KeyLookup } from './middleware/auth.ts';
 import { createOverloadGuard, type OverloadOptions } from './middleware/overload.ts';
 import { createRequestContext } from './middleware/request-context.ts';
+import { createStreamTokenAuth } from './middleware/stream-token-auth.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
+import { createBrowserAppRoutes } from './routes/browser-app.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
+import { createQueueBoard, type QueueBoardDeps } from './routes/queue-board.ts';
 import { createUsageRoutes, type UsageRoutesDeps } from './routes/usage.ts';
+import type { StreamTokens } from './stream-token.ts';
 
 /** The body limit of a path: see {@link BODY_LIMITS}. */
 function bodyLimitOf(path: string): number {
@@ -26,6 +31,7 @@ function bodyLimitOf(path: string): number {
 export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
   AdminRoutesDeps &
   NoteRoutesDeps &
+  QueueBoardDeps &
   UsageRoutesDeps & {
     newId: () => string;
     findKeyOwner: KeyLookup;
@@ -35,6 +41,7 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
     logger: Logger;
     /** Recent event-loop delay of this process (ms), for the overload guard. */
     eventLoopDelayMs: () => number;
+    streamTokens: StreamTokens;
     options: QueryRoutesDeps['options'] & {
       adminToken: string;
       keyCacheTtlMs: number;
@@ -56,6 +63,8 @@ export function createApp(deps: AppDeps) {
   const docsPage = renderDocsPage(openApi);
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage));
+  app.route('/app', createBrowserAppRoutes());
+  app.route('/', createQueueBoard(deps));
 
   // First of all for the expensive writes: a saturated process refuses them at once, before any
   // lookup, so a spike gets fast 503s with Retry-After instead of queueing until sockets time out.
@@ -80,11 +89,16 @@ export function createApp(deps: AppDeps) {
   });
   deps.keyRevocations.onRevoked(userAuth);
   app.use('/v1/queries', userAuth);
-  app.use('/v1/queries/*', userAuth);
+  app.use('/v1/queries/*', createStreamTokenAuth(deps.streamTokens, userAuth));
   app.route('/v1/queries', createQueryRoutes(deps));
   app.use('/v1/notes', userAuth);
   app.use('/v1/notes/*', userAuth);
   app.route('/v1/notes', createNoteRoutes(deps));
+  app.use('/v1/me', userAuth);
+  app.get('/v1/me', function whoAmI(c) {
+    const user = c.get('user');
+    return c.json({ user_id: user.userId, tier: user.tier, key_id: user.keyId } satisfies Me);
+  });
   app.use('/v1/usage', userAuth);
   app.route('/v1/usage', usage.user);
   return app;

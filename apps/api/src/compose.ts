@@ -18,10 +18,12 @@ import {
   createNotesGenerations,
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
+import { createAdminSessions } from './admin-session.ts';
 import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { createStreamReader } from './stream-reader.ts';
+import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
@@ -106,6 +108,17 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     budget: createBudget(redis, keys),
     global,
     reader,
+    streamTokens: createStreamTokens({
+      secret: config.auth.streamTokenSecret,
+      ttlMs: config.auth.streamTokenTtlMs,
+      now: Date.now,
+    }),
+    boardQueues: [queue.queue, indexQueue.queue],
+    adminSessions: createAdminSessions({
+      adminToken: config.auth.adminToken,
+      ttlMs: config.auth.adminSessionTtlMs,
+      now: Date.now,
+    }),
     eventLoopDelayMs: () => eventLoopDelay.ms(),
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,

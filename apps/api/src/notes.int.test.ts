@@ -8,6 +8,7 @@ type NoteView = {
   body: string;
   tags: string[];
   version: number;
+  external_id: string | null;
   index_status: string;
 };
 
@@ -141,7 +142,70 @@ describe('/v1/notes', () => {
     expect((await call('GET', `/v1/notes/${id}`)).status).toBe(200);
   });
 
+  it('upserts a batch by external_id: changed notes get a new version, unchanged ones touch nothing', async () => {
+    type Result = { id: string; version: number; external_id: string | null; outcome: string };
+    const batch = (notes: { title: string; body: string; external_id?: string }[]) =>
+      call('POST', '/v1/notes/batch', { notes });
+    const first = (await (
+      await batch([
+        { title: 'Roof', body: 'Fix the gutter.', external_id: 'home/roof.md' },
+        { title: 'Bike', body: 'New chain.', external_id: 'bike.md' },
+        { title: 'Loose', body: 'No external id.' },
+      ])
+    ).json()) as { data: Result[] };
+    expect(first.data.map((n) => [n.external_id, n.outcome, n.version])).toEqual([
+      ['home/roof.md', 'created', 1],
+      ['bike.md', 'created', 1],
+      [null, 'created', 1],
+    ]);
+    const generation = await t.generations.current(userId);
+    const jobs = (await indexJobs()).length;
+
+    const same = (await (
+      await batch([
+        { title: 'Roof', body: 'Fix the gutter.', external_id: 'home/roof.md' },
+        { title: 'Bike', body: 'New chain.', external_id: 'bike.md' },
+      ])
+    ).json()) as { data: Result[] };
+    expect(same.data.map((n) => [n.id, n.outcome, n.version])).toEqual([
+      [first.data[0]!.id, 'unchanged', 1],
+      [first.data[1]!.id, 'unchanged', 1],
+    ]);
+    expect(await t.generations.current(userId)).toBe(generation);
+    expect((await indexJobs()).length).toBe(jobs);
+
+    const changed = (await (
+      await batch([
+        { title: 'Bike', body: 'New chain and tyres.', external_id: 'bike.md' },
+        { title: 'Roof', body: 'Fix the gutter.', external_id: 'home/roof.md' },
+        { title: 'Boat', body: 'Varnish.', external_id: 'boat.md' },
+      ])
+    ).json()) as { data: Result[] };
+    expect(changed.data.map((n) => [n.external_id, n.outcome, n.version])).toEqual([
+      ['bike.md', 'updated', 2],
+      ['home/roof.md', 'unchanged', 1],
+      ['boat.md', 'created', 1],
+    ]);
+    expect(changed.data[0]!.id).toBe(first.data[1]!.id);
+    expect(await t.generations.current(userId)).toBe(generation + 1);
+    expect(await indexJobs()).toContain(`idx-${first.data[1]!.id}-v2`);
+    const bike = (await (await call('GET', `/v1/notes/${first.data[1]!.id}`)).json()) as NoteView;
+    expect(bike).toMatchObject({ body: 'New chain and tyres.', version: 2, external_id: 'bike.md' });
+  });
+
   const bad: [string, () => Promise<Response> | Response, number, string][] = [
+    [
+      'a batch naming one external_id twice',
+      () =>
+        call('POST', '/v1/notes/batch', {
+          notes: [
+            { title: 'a', body: 'b', external_id: 'x.md' },
+            { title: 'c', body: 'd', external_id: 'x.md' },
+          ],
+        }),
+      400,
+      'invalid_request',
+    ],
     ['a missing body', () => call('POST', '/v1/notes', { title: 'x' }), 400, 'invalid_request'],
     ['an empty title', () => call('POST', '/v1/notes', { title: '  ', body: 'x' }), 400, 'invalid_request'],
     [

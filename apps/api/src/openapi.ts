@@ -4,7 +4,9 @@ import {
   CreatedUser,
   CreateUser,
   ErrorBody,
+  Me,
   NoteBatch,
+  NoteBatchResult,
   NoteInput,
   NotePatch,
   NoteView,
@@ -111,9 +113,16 @@ export function buildOpenApi() {
       },
       '/v1/notes/batch': {
         post: {
-          summary: 'Add up to 100 notes',
+          summary:
+            'Add up to 100 notes; with `external_id`, update changed ones and leave the same ones alone',
           requestBody: body(NoteBatch),
-          responses: { '201': { description: 'stored' }, ...common },
+          responses: {
+            '201': {
+              description: '`{data: NoteBatchResult[]}`, in the order sent',
+              content: json(z.object({ data: z.array(NoteBatchResult) })),
+            },
+            ...common,
+          },
         },
       },
       '/v1/notes/{id}': {
@@ -138,6 +147,12 @@ export function buildOpenApi() {
           summary: 'Delete a note',
           parameters: [idParam('id')],
           responses: { '204': { description: 'deleted' }, ...common },
+        },
+      },
+      '/v1/me': {
+        get: {
+          summary: 'Who the API key belongs to',
+          responses: { '200': { description: 'the key owner', content: json(Me) }, ...common },
         },
       },
       '/v1/usage': {

@@ -1,9 +1,13 @@
 import type { QueryView } from '@assistant/contracts';
 import { answerOf, type QueryRow } from '@assistant/db';
 
-/** Links a client follows for a query. */
-export function queryLinks(id: string) {
-  return { self: `/v1/queries/${id}`, events: `/v1/queries/${id}/events` };
+/**
+ * Links a client follows for a query. With a stream token the `events` link carries it, so a
+ * browser's `EventSource` (which cannot send `Authorization`) can follow it as is.
+ */
+export function queryLinks(id: string, streamToken?: string) {
+  const events = `/v1/queries/${id}/events`;
+  return { self: `/v1/queries/${id}`, events: streamToken ? `${events}?token=${streamToken}` : events };
 }
 
 /** The public shape of a stored query. */

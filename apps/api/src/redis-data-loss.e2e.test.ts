@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { mapConcurrent, type Stack, scrapeMetric, startStack, waitUntil } from '@assistant/testing';
+import { freePort, mapConcurrent, type Stack, scrapeMetric, startStack, waitUntil } from '@assistant/testing';
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -12,15 +12,6 @@ let redis: ChildProcess | undefined;
 let port: number;
 let stack: Stack;
 let fake: RunningFakeLlm;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 async function startRedis(): Promise<void> {
   redis = spawn(

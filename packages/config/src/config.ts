@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { mergeTiers, TiersOverride } from './tiers.ts';
@@ -74,6 +75,13 @@ export const EnvSchema = z
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
     // How long an API key lookup is cached in the API process's memory.
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+    // HMAC secret of the signed stream tokens in `events` links (browsers' EventSource sends no
+    // header); the same on every API replica. Default: derived from ADMIN_TOKEN.
+    STREAM_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    // How long a browser's sign-in to the queue dashboard (/admin/queues) lasts.
+    ADMIN_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(28_800),
+    // How long a stream token is accepted; a client past it fetches the query again for a new link.
+    STREAM_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
     // Which LLM provider answers: hf (Hugging Face), endpoint (OpenAI-compatible URL), extractive (offline).
     LLM_PROVIDER: z.enum(['hf', 'endpoint', 'extractive']).optional(),
     // Model id sent to the provider (hf: a hub model id; endpoint: whatever the server expects).
@@ -291,7 +299,17 @@ function shape(env: Env) {
     },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     db: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, migrateOnStart: env.MIGRATE_ON_START },
-    auth: { adminToken: env.ADMIN_TOKEN, keyCacheTtlMs: env.API_KEY_CACHE_TTL_MS },
+    auth: {
+      adminToken: env.ADMIN_TOKEN,
+      keyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
+      // Derived rather than a second required secret: replicas share ADMIN_TOKEN already, and a
+      // leaked stream token cannot reveal it (HMAC). Set STREAM_TOKEN_SECRET to rotate separately.
+      streamTokenSecret:
+        env.STREAM_TOKEN_SECRET ??
+        createHmac('sha256', env.ADMIN_TOKEN).update('stream-token-secret').digest('hex'),
+      streamTokenTtlMs: env.STREAM_TOKEN_TTL_SECONDS * 1000,
+      adminSessionTtlMs: env.ADMIN_SESSION_TTL_SECONDS * 1000,
+    },
     llm: {
       provider,
       model: provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]),

@@ -7,6 +7,8 @@ export const ErrorCode = z.enum([
   'unsupported_media_type',
   'payload_too_large',
   'unauthorized',
+  'stream_token_expired',
+  'stream_token_invalid',
   'forbidden',
   'not_found',
   'conflict',

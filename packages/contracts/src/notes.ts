@@ -36,12 +36,34 @@ export const NotePatch = z
   );
 export type NotePatch = z.infer<typeof NotePatch>;
 
+/** Longest `external_id`, in characters. */
+export const MAX_EXTERNAL_ID_CHARS = 500;
+
+/**
+ * A note of `POST /v1/notes/batch`. With `external_id` (the client's own name for it, such as a
+ * file path) the batch upserts: a note the user already has under that id is replaced when its
+ * fields differ and left alone when they do not, so re-sending the same notes changes nothing.
+ */
+export const NoteBatchItem = NoteInput.extend({
+  external_id: z
+    .string({ error: 'external_id must be a string' })
+    .min(1, 'external_id must not be empty')
+    .max(MAX_EXTERNAL_ID_CHARS, `external_id must be at most ${MAX_EXTERNAL_ID_CHARS} characters`)
+    .refine((id) => !id.includes('\0'), 'external_id must not contain NUL')
+    .optional(),
+});
+export type NoteBatchItem = z.infer<typeof NoteBatchItem>;
+
 /** Body of `POST /v1/notes/batch`. */
 export const NoteBatch = z.strictObject({
   notes: z
-    .array(NoteInput)
+    .array(NoteBatchItem)
     .min(1, 'notes must not be empty')
-    .max(MAX_NOTES_PER_BATCH, `at most ${MAX_NOTES_PER_BATCH} notes per batch`),
+    .max(MAX_NOTES_PER_BATCH, `at most ${MAX_NOTES_PER_BATCH} notes per batch`)
+    .refine((items) => {
+      const ids = items.flatMap((n) => (n.external_id === undefined ? [] : [n.external_id]));
+      return new Set(ids).size === ids.length;
+    }, 'external_id must be unique within a batch'),
 });
 export type NoteBatch = z.infer<typeof NoteBatch>;
 
@@ -55,6 +77,7 @@ export const NoteView = z.object({
   body: z.string(),
   tags: z.array(z.string()),
   version: z.number().int(),
+  external_id: z.string().nullable(),
   index_status: IndexStatus,
   index_error: z.string().nullable(),
   created_at: z.string(),
@@ -71,6 +94,20 @@ export const ListNotesParams = z.object({
     .regex(/^[A-Za-z0-9_-]{1,200}$/, 'cursor is not one this API returned')
     .optional(),
 });
+
+/** What a batch did to one note. */
+export const NoteOutcome = z.enum(['created', 'updated', 'unchanged']);
+export type NoteOutcome = z.infer<typeof NoteOutcome>;
+
+/** One note of the `POST /v1/notes/batch` response, in the order sent. */
+export const NoteBatchResult = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  index_status: IndexStatus,
+  external_id: z.string().nullable(),
+  outcome: NoteOutcome,
+});
+export type NoteBatchResult = z.infer<typeof NoteBatchResult>;
 
 /** Payload of an `index-notes` job: index this version of this note (older versions do nothing). */
 export const IndexNoteJob = z.strictObject({

@@ -21,6 +21,10 @@ export type CreateUser = z.infer<typeof CreateUser>;
 export const CreatedUser = z.object({ id: z.string(), api_key: z.string(), tier: Tier });
 export type CreatedUser = z.infer<typeof CreatedUser>;
 
+/** Reply to `GET /v1/me`: who the presented API key belongs to. */
+export const Me = z.object({ user_id: z.string(), tier: Tier, key_id: z.string() });
+export type Me = z.infer<typeof Me>;
+
 /** A partial override of a tier's limits for one user (money in micro-dollars). */
 export const LimitsOverride = z.strictObject({
   perMinute: z.number().int().nonnegative().optional(),

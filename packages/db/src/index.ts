@@ -8,7 +8,7 @@ export { createCostsRepo } from './costs-repo.ts';
 export type { TokenPricing } from './ledger-entry.ts';
 export { ledgerEntryOf } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
-export type { NoteFields, NotePage, NotesRepo } from './notes-repo.ts';
+export type { NoteFields, NoteOutcome, NotePage, NotesRepo, SavedNote } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
 export type { LedgerOf, QueriesRepo, QuerySuccess } from './queries-repo.ts';
 export { createQueriesRepo } from './queries-repo.ts';

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type NoteRow, notes, users } from './schema.ts';
 
-/** The fields a user writes. */
-export type NoteFields = { title: string; body: string; tags: string[] };
+/** The fields a user writes; `externalId` is the client's own name for the note (optional). */
+export type NoteFields = { title: string; body: string; tags: string[]; externalId?: string };
+
+/** What a write did to one note. */
+export type NoteOutcome = 'created' | 'updated' | 'unchanged';
+
+/** A note as {@link NotesRepo.create} left it. */
+export type SavedNote = NoteRow & { outcome: NoteOutcome };
 
 /** A page of notes and the cursor of the next one. */
 export type NotePage = { notes: NoteRow[]; nextCursor: string | null };
@@ -18,6 +24,15 @@ export async function bumpGeneration(tx: Tx | Database, userId: string): Promise
     .set({ notesGeneration: sql`${users.notesGeneration} + 1` })
     .where(eq(users.id, userId))
     .returning({ generation: users.notesGeneration });
+  return rows[0]?.generation ?? 0;
+}
+
+async function currentGeneration(tx: Tx | Database, userId: string): Promise<number> {
+  const rows = await tx
+    .select({ generation: users.notesGeneration })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
   return rows[0]?.generation ?? 0;
 }
 
@@ -47,14 +62,70 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefin
  */
 export function createNotesRepo(db: Database) {
   return {
-    /** Stores notes (one or a batch) in one transaction; returns them and the new generation. */
-    async create(userId: string, inputs: NoteFields[]): Promise<{ notes: NoteRow[]; generation: number }> {
+    /**
+     * Stores notes (one or a batch) in one transaction; returns them, in input order, each with
+     * what happened to it, and the generation. A note with an `externalId` the user already has
+     * replaces that note when its fields differ (a new version) and is left alone when they do
+     * not: re-importing the same files changes nothing, not even the generation.
+     */
+    async create(userId: string, inputs: NoteFields[]): Promise<{ notes: SavedNote[]; generation: number }> {
       return db.transaction(async (tx) => {
-        const rows = await tx
+        const values = inputs.map((input) => ({
+          id: `n_${randomUUID().replaceAll('-', '')}`,
+          userId,
+          title: input.title,
+          body: input.body,
+          tags: input.tags,
+          externalId: input.externalId ?? null,
+        }));
+        const written = await tx
           .insert(notes)
-          .values(inputs.map((input) => ({ id: `n_${randomUUID().replaceAll('-', '')}`, userId, ...input })))
-          .returning();
-        return { notes: rows, generation: await bumpGeneration(tx, userId) };
+          .values(values)
+          .onConflictDoUpdate({
+            target: [notes.userId, notes.externalId],
+            targetWhere: sql`${notes.externalId} is not null`,
+            set: {
+              title: sql`excluded.title`,
+              body: sql`excluded.body`,
+              tags: sql`excluded.tags`,
+              version: sql`${notes.version} + 1`,
+              indexStatus: 'pending',
+              indexError: null,
+              updatedAt: sql`now()`,
+            },
+            setWhere: sql`(${notes.title}, ${notes.body}, ${notes.tags}) is distinct from (excluded.title, excluded.body, excluded.tags)`,
+          })
+          // xmax is 0 on a freshly inserted row and set on one the conflict clause updated.
+          .returning({ ...getTableColumns(notes), inserted: sql<boolean>`xmax = 0` });
+        const byKey = new Map(written.map((row) => [row.externalId ?? row.id, row]));
+        const missing = values.filter((v) => v.externalId !== null && !byKey.has(v.externalId));
+        if (missing.length > 0) {
+          const same = await tx
+            .select()
+            .from(notes)
+            .where(
+              and(
+                eq(notes.userId, userId),
+                inArray(
+                  notes.externalId,
+                  missing.map((v) => v.externalId!),
+                ),
+              ),
+            );
+          for (const row of same) byKey.set(row.externalId!, { ...row, inserted: false });
+        }
+        const saved = values.map((v): SavedNote => {
+          const { inserted, ...row } = byKey.get(v.externalId ?? v.id)!;
+          const outcome = written.some((w) => w.id === row.id)
+            ? inserted
+              ? 'created'
+              : 'updated'
+            : 'unchanged';
+          return { ...row, outcome };
+        });
+        const changed = saved.some((note) => note.outcome !== 'unchanged');
+        const generation = changed ? await bumpGeneration(tx, userId) : await currentGeneration(tx, userId);
+        return { notes: saved, generation };
       });
     },
 
@@ -150,12 +221,7 @@ export function createNotesRepo(db: Database) {
 
     /** The generation as stored in Postgres (the source of truth). */
     async generation(userId: string): Promise<number> {
-      const rows = await db
-        .select({ generation: users.notesGeneration })
-        .from(users)
-        .where(eq(users.id, userId))
-        .limit(1);
-      return rows[0]?.generation ?? 0;
+      return currentGeneration(db, userId);
     },
   };
 }

@@ -106,11 +106,16 @@ export const notes = pgTable(
       .default('pending'),
     indexError: text('index_error'),
     indexedVersion: integer('indexed_version'),
+    // The client's own name for the note (an import's file path): a batch with it upserts.
+    externalId: text('external_id'),
     // Millisecond precision, so the (created_at, id) cursor round-trips through a JS Date exactly.
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('notes_user_created_idx').on(t.userId, t.createdAt, t.id)],
+  (t) => [
+    index('notes_user_created_idx').on(t.userId, t.createdAt, t.id),
+    uniqueIndex('notes_user_external_idx').on(t.userId, t.externalId).where(sql`${t.externalId} is not null`),
+  ],
 );
 
 /** Retrieval units: a window of a note's text with its embedding and a full-text vector. */

@@ -1,6 +1,7 @@
 export type { TestDatabase } from './database.ts';
 export { createTestDatabase } from './database.ts';
 export { testServers, uniqueName } from './env.ts';
+export { freePort } from './free-port.ts';
 export { mapConcurrent } from './map-concurrent.ts';
 export type { ServiceProcess } from './processes.ts';
 export { startService } from './processes.ts';

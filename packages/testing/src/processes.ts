@@ -16,15 +16,17 @@ export type ServiceProcess = {
 
 /**
  * Starts `apps/<app>/src/main.ts` as its own Node process with the given environment and waits
- * for its "listening" log line (the app picks a free port when PORT/WORKER_PORT is 0).
+ * for its "listening" log line (the app picks a free port when PORT/WORKER_PORT is 0). With
+ * `built`, runs the production build instead, `node apps/<app>/dist/main.js`, as the image does.
  * `nodeArgs` go to `node` itself (for example `--cpu-prof`, which NODE_OPTIONS refuses).
  */
 export async function startService(
   app: 'api' | 'worker',
   env: Record<string, string>,
-  options: { timeoutMs?: number; nodeArgs?: string[] } = {},
+  options: { timeoutMs?: number; built?: boolean; nodeArgs?: string[] } = {},
 ): Promise<ServiceProcess> {
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', `apps/${app}/src/main.ts`];
+  const main = options.built ? [`apps/${app}/dist/main.js`] : ['--import', 'tsx', `apps/${app}/src/main.ts`];
+  const args = [...(options.nodeArgs ?? []), ...main];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },

@@ -16,6 +16,11 @@ export type Stack = {
   addWorker(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
   /** Creates a user through the admin API; returns its id and key. */
   createUser(tier?: 'free' | 'premium' | 'internal'): Promise<{ id: string; api_key: string }>;
+  /**
+   * Overrides a user's limits through the admin API (`{perMinute: 0}` refuses every question).
+   * API processes cache a key's owner briefly: set limits before the user's first request.
+   */
+  setLimits(userId: string, limits: Record<string, number>): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -69,6 +74,14 @@ export async function startStack(
       });
       if (res.status !== 201) throw new Error(`createUser: ${res.status} ${await res.text()}`);
       return (await res.json()) as { id: string; api_key: string };
+    },
+    async setLimits(userId, limits) {
+      const res = await fetch(`${stack.api.url}/v1/admin/users/${userId}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${STACK_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ limits }),
+      });
+      if (res.status !== 200) throw new Error(`setLimits: ${res.status} ${await res.text()}`);
     },
     async stop() {
       await Promise.allSettled([stack.api.stop(), ...workers.map((w) => w.stop())]);

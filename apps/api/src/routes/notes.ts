@@ -2,6 +2,7 @@ import {
   ListNotesParams,
   NOTE_ID_PATTERN,
   NoteBatch,
+  type NoteBatchResult,
   NoteInput,
   NotePatch,
   type NoteView,
@@ -32,6 +33,7 @@ function toNoteView(row: NoteRow): NoteView {
     body: row.body,
     tags: row.tags,
     version: row.version,
+    external_id: row.externalId,
     index_status: row.indexStatus,
     index_error: row.indexError,
     created_at: row.createdAt.toISOString(),
@@ -85,9 +87,25 @@ export function createNoteRoutes(deps: NoteRoutesDeps) {
   app.post('/batch', async function createNotes(c) {
     const user = c.get('user');
     const input = await readJson(c, NoteBatch);
-    const { notes, generation } = await deps.notes.create(user.userId, input.notes);
-    await followUp(user.userId, generation, notes);
-    return c.json({ data: notes.map(summary) }, 201);
+    const { notes, generation } = await deps.notes.create(
+      user.userId,
+      input.notes.map(({ external_id, ...fields }) => ({ ...fields, externalId: external_id })),
+    );
+    // A batch of notes the user already has, unchanged, touches neither the caches nor the index.
+    const changed = notes.filter((note) => note.outcome !== 'unchanged');
+    if (changed.length > 0) await followUp(user.userId, generation, changed);
+    return c.json(
+      {
+        data: notes.map(
+          (note): NoteBatchResult => ({
+            ...summary(note),
+            external_id: note.externalId,
+            outcome: note.outcome,
+          }),
+        ),
+      },
+      201,
+    );
   });
 
   app.get('/', async function listNotes(c) {

@@ -1,5 +1,5 @@
 import type { TierLimits } from '@assistant/config';
-import { GetQueryParams, isTerminalEvent, SubmitQuery } from '@assistant/contracts';
+import { GetQueryParams, isTerminalEvent, type QueryView, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
 import type { EventStream, StoredEvent } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
@@ -11,6 +11,7 @@ import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
 import type { StreamReader } from '../stream-reader.ts';
+import type { StreamTokens } from '../stream-token.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
 
 /** Deps of {@link createQueryRoutes}. */
@@ -21,6 +22,8 @@ export type QueryRoutesDeps = {
   events: Pick<EventStream, 'readAfter'>;
   /** Every SSE stream and long-poll of this process follows its query's stream through it. */
   reader: Pick<StreamReader, 'follow' | 'closing'>;
+  /** Signs the token of each `events` link (see stream-token.ts). */
+  streamTokens: Pick<StreamTokens, 'sign'>;
   metrics: Metrics;
   logger: Logger;
   now: () => number;
@@ -43,6 +46,10 @@ function sseMessageOf(stored: StoredEvent): string {
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {
   const app = new Hono<AppEnv>();
+
+  function withStreamLink(view: QueryView, userId: string): QueryView {
+    return { ...view, links: queryLinks(view.id, deps.streamTokens.sign(userId, view.id)) };
+  }
 
   async function findOwnedOr404(id: string, userId: string) {
     if (!QUERY_ID.test(id)) throw notFound('query');
@@ -82,12 +89,13 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     }
     if (outcome.kind === 'cached') {
       deps.metrics.queriesSubmitted.inc({ outcome: 'cached' });
-      return c.json(toQueryView(outcome.row), 200);
+      return c.json(withStreamLink(toQueryView(outcome.row), owner.userId), 200);
     }
     deps.metrics.queriesSubmitted.inc({ outcome: outcome.how });
     if (outcome.how === 'replayed') c.header('Idempotent-Replayed', 'true');
     if (outcome.how === 'joined') c.header('X-Joined-Query', 'true');
-    return c.json({ id: outcome.id, status: outcome.status, links: queryLinks(outcome.id) }, 202);
+    const links = queryLinks(outcome.id, deps.streamTokens.sign(owner.userId, outcome.id));
+    return c.json({ id: outcome.id, status: outcome.status, links }, 202);
   });
 
   app.get('/:id', async function getQuery(c) {
@@ -99,7 +107,8 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
       await waitForTerminal(row.id, waitSeconds * 1000, c.req.raw.signal);
       row = (await deps.queries.findOwned(row.id, user.userId)) ?? row;
     }
-    return c.json(toQueryView(row));
+    // A fresh stream token each time: a client whose token expired gets a new link here.
+    return c.json(withStreamLink(toQueryView(row), user.userId));
   });
 
   /**
@@ -125,8 +134,9 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
   }
 
   app.get('/:id/events', async function streamQueryEvents(c) {
-    const user = c.get('user');
-    const row = await findOwnedOr404(c.req.param('id'), user.userId);
+    // A stream token (checked by the auth middleware) or an API key names the reader.
+    const userId = c.get('streamUserId') ?? c.get('user').userId;
+    const row = await findOwnedOr404(c.req.param('id'), userId);
     const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
     if (resumeFrom !== '0' && !isStreamId(resumeFrom)) {
       throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', {

@@ -1,0 +1,2 @@
+ALTER TABLE "notes" ADD COLUMN "external_id" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "notes_user_external_idx" ON "notes" USING btree ("user_id","external_id") WHERE "notes"."external_id" is not null;
