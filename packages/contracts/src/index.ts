@@ -17,6 +17,7 @@ export {
 } from './notes.ts';
 export {
   Answer,
+  AnswerOutcome,
   FallbackInfo,
   GetQueryParams,
   MAX_QUERY_CHARS,
