@@ -25,6 +25,7 @@ beforeAll(async () => {
     LLM_MODEL: 'fake-model',
     LLM_PRICE_INPUT_USD: '0.0000002',
     LLM_PRICE_OUTPUT_USD: '0.0000006',
+    RETRIEVAL_ANSWERABILITY: 'gate',
   });
   userId = await env.createUser('free');
   const sourdough = await worker.indexedNote(userId, {

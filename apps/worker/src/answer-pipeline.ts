@@ -58,6 +58,11 @@ export type AnswerPipelineDeps = {
     maxTokens: number;
     maxContextTokens: number;
     topK: number;
+    /**
+     * Nothing retrieved means the notes do not cover the question: answer `no_context` without a
+     * model (`RETRIEVAL_ANSWERABILITY=gate`). Off: the model answers with an empty context.
+     */
+    noContext: boolean;
     /** How streamed tokens are grouped into stream appends. */
     tokenBatch: TokenBatcherOptions;
   };
@@ -202,7 +207,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
     );
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
-    if (retrieved.length === 0) {
+    if (retrieved.length === 0 && deps.options.noContext) {
       await answerNoContext(task, state);
       return;
     }

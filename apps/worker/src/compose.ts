@@ -174,6 +174,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       maxTokens: llm.maxTokens,
       maxContextTokens: config.retrieval.maxContextTokens,
       topK: config.retrieval.topK,
+      noContext: config.retrieval.answerability === 'gate',
       tokenBatch: config.retrieval.tokenBatch,
     },
   });

@@ -104,8 +104,9 @@ export const EnvSchema = z
     // How chunks are ranked: fused (in-memory BM25 + embeddings, score fusion, answerability
     // decision), or the older dense (embeddings), lexical (Postgres full-text) or hybrid (both, RRF).
     RETRIEVAL_RANKING: z.enum(['fused', 'dense', 'lexical', 'hybrid']).default('fused'),
-    // fused: "gate" answers "no_context" with no sources when the notes do not cover the question
-    // (thresholds set on the eval set's dev part, docs/retrieval-quality.md); "off" never does.
+    // "gate": when the notes do not cover the question (fused: the answerability gate, set on the
+    // eval set's dev part, docs/retrieval-quality.md; any ranking: nothing retrieved) the answer is
+    // "no_context" with no sources and no model call. "off": the model answers with what was found.
     RETRIEVAL_ANSWERABILITY: z.enum(['gate', 'off']).default('gate'),
     // Least cosine similarity for a chunk to count as relevant (below: "no relevant note").
     RETRIEVAL_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.3),
