@@ -93,7 +93,8 @@ try {
     return { userId: user.id, labelToId, vectors };
   }
 
-  type Outcome = { rank: number; refused: boolean };
+  /** `returned`: the note ids the pipeline would get (after the gate and the tail floor). */
+  type Outcome = { rank: number; refused: boolean; returned?: string[] };
   type Run = (q: Question, vector: Float32Array) => Promise<Outcome>;
   const noteRank = (noteIds: string[], expected: string | undefined) =>
     [...new Set(noteIds)].indexOf(expected ?? '') + 1;
@@ -109,6 +110,7 @@ try {
           q.note_id ? labelToId.get(q.note_id) : undefined,
         ),
         refused: kept.length === 0,
+        returned: kept.map((r) => r.noteId),
       };
     };
   }
@@ -116,7 +118,9 @@ try {
     const retriever = createFusedRetriever({ index }, options);
     return async (q, vector) => {
       const ranked = await retriever.rank({ userId, query: q.query, vector });
+      const returned = await retriever.retrieve({ userId, query: q.query, vector, limit: config.topK });
       return {
+        returned: returned.map((r) => r.noteId),
         rank: noteRank(
           ranked.candidates.slice(0, 10).map((c) => c.chunk.noteId),
           q.note_id ? labelToId.get(q.note_id) : undefined,
@@ -127,7 +131,12 @@ try {
   }
 
   type Tally = { n: number; top1: number; recall3: number; mrr: number; refused: number };
-  async function evaluate(questions: Question[], vectors: Map<string, Float32Array>, run: Run) {
+  async function evaluate(
+    questions: Question[],
+    vectors: Map<string, Float32Array>,
+    run: Run,
+    labelOf: (q: Question) => string = () => '',
+  ) {
     const tallies = new Map<string, Tally>();
     const add = (key: string, o: Outcome, answerable: boolean) => {
       const t = tallies.get(key) ?? { n: 0, top1: 0, recall3: 0, mrr: 0, refused: 0 };
@@ -141,9 +150,16 @@ try {
       tallies.set(key, t);
     };
     const misses: string[] = [];
+    /** What the pipeline gets for answerable questions it does not refuse. */
+    const delivered = { questions: 0, sources: 0, hits: 0 };
     for (const q of questions) {
       const o = await run(q, vectors.get(q.id)!);
       const answerable = q.note_id !== null;
+      if (answerable && !o.refused && o.returned) {
+        delivered.questions += 1;
+        delivered.sources += o.returned.length;
+        if (o.returned.includes(labelOf(q))) delivered.hits += 1;
+      }
       add(q.kind, o, answerable);
       if (answerable) add('answerable', o, true);
       if (answerable ? o.rank !== 1 || o.refused : !o.refused) {
@@ -152,7 +168,7 @@ try {
         );
       }
     }
-    return { tallies, misses };
+    return { tallies, misses, delivered };
   }
 
   const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -192,6 +208,12 @@ try {
         row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
       );
     console.log("('refused' on answerable rows: wrongly refused; on unanswerable: rightly refused)");
+    for (const [name, result] of Object.entries(results)) {
+      const d = result.delivered;
+      console.log(
+        `${name}: answered questions get ${(d.sources / Math.max(1, d.questions)).toFixed(2)} sources on average; the right note is among them for ${pct(d.hits, d.questions)}`,
+      );
+    }
   }
 
   const fusedDefaults: FusedRetrieverOptions = { ...FUSED_DEFAULTS, minScore: config.minScore };
@@ -200,6 +222,8 @@ try {
 
   const legacy = await prepare(sets.legacy);
   const legacyVectors = new Map(sets.legacy.questions.map((q, i) => [q.id, legacy.vectors[i]!]));
+  const hardLabel = (q: Question) => hard.labelToId.get(q.note_id ?? '') ?? '';
+  const legacyLabel = (q: Question) => legacy.labelToId.get(q.note_id ?? '') ?? '';
   if (process.env.EVAL_TUNE === '1') {
     await tune([
       {
@@ -213,8 +237,13 @@ try {
     for (const split of ['dev', 'test']) {
       const questions = sets.hard.questions.filter((q) => q.split === split);
       const results = {
-        current: await evaluate(questions, hardVectors, currentRun(hard.userId, hard.labelToId)),
-        fused: await evaluate(questions, hardVectors, fusedRun(hard.userId, hard.labelToId, fusedDefaults)),
+        current: await evaluate(questions, hardVectors, currentRun(hard.userId, hard.labelToId), hardLabel),
+        fused: await evaluate(
+          questions,
+          hardVectors,
+          fusedRun(hard.userId, hard.labelToId, fusedDefaults),
+          hardLabel,
+        ),
       };
       print(
         `hard set, ${split} part (${questions.length} questions, ${sets.hard.notes.length} notes)`,
@@ -232,11 +261,13 @@ try {
           sets.legacy.questions,
           legacyVectors,
           currentRun(legacy.userId, legacy.labelToId),
+          legacyLabel,
         ),
         fused: await evaluate(
           sets.legacy.questions,
           legacyVectors,
           fusedRun(legacy.userId, legacy.labelToId, fusedDefaults),
+          legacyLabel,
         ),
       },
     );

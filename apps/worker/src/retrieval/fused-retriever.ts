@@ -7,17 +7,24 @@ import { type ChunkRef, toRetrieved, type UserVectorIndex } from './user-vector-
  * (`npm run eval:retrieval`); the test part only reports them.
  */
 export type FusedRetrieverOptions = {
-  /** Weight of BM25 (divided by the question's best BM25) added to the cosine. @defaultValue 0.3 */
+  /** Weight of BM25 (divided by the question's best BM25) added to the cosine. @defaultValue 0.1 */
   lexicalWeight: number;
-  /** Weight of the chunk's coverage of the question's IDF mass added too. @defaultValue 0.2 */
+  /** Weight of the chunk's coverage of the question's IDF mass added too. @defaultValue 0.1 */
   coverageWeight: number;
-  /** Subtracted from a chunk that names another year or month than the question. @defaultValue 0.3 */
+  /** Subtracted from a chunk that names another year or month than the question. @defaultValue 0.1 */
   conflictPenalty: number;
-  /** Weight multiplier of codes, numbers, years and capitalised names the question names. @defaultValue 2 */
+  /** Weight multiplier of codes, numbers, years and capitalised names the question names. @defaultValue 3 */
   identifierBoost: number;
   /** Weight of a one-typo match against an exact one. @defaultValue 0.8 */
   fuzzyWeight: number;
-  /** Least cosine for a chunk without any lexical match to be returned behind the best. @defaultValue 0.3 */
+  /**
+   * Behind the best chunk, a chunk is returned only within `tailMargin` of its fused score, not
+   * contradicting the question's year or month, and with cosine >= `minScore` or a third of the
+   * question's rare words: the prompt (and the extractive answer) get no chunk that merely shares
+   * a common word. @defaultValue 0.15
+   */
+  tailMargin: number;
+  /** @defaultValue 0.3 */
   minScore: number;
   /** The answerability decision, read on the best chunk (see {@link isAnswerable}). */
   answerability: AnswerabilityGate;
@@ -78,6 +85,7 @@ export const FUSED_DEFAULTS: FusedRetrieverOptions = {
   conflictPenalty: 0.1,
   identifierBoost: 3,
   fuzzyWeight: 0.8,
+  tailMargin: 0.15,
   minScore: 0.3,
   answerability: {
     minCosine: 0.3,
@@ -159,9 +167,14 @@ export function createFusedRetriever(deps: FusedRetrieverDeps, options: FusedRet
     async retrieve(input) {
       const ranked = await rank(input);
       if (!ranked.answerable) return [];
+      const floor = ranked.candidates[0]!.fused - options.tailMargin;
       return ranked.candidates
         .filter(
-          (c, i) => i === 0 || (!c.conflict && (c.cosine >= options.minScore || c.lexical !== undefined)),
+          (c, i) =>
+            i === 0 ||
+            (!c.conflict &&
+              c.fused >= floor &&
+              (c.cosine >= options.minScore || (c.lexical?.coverage ?? 0) >= 1 / 3)),
         )
         .slice(0, input.limit)
         .map((c) => toRetrieved(c.chunk, c.cosine));
