@@ -43,6 +43,7 @@ function unitVector(): Float32Array {
 const gc = (globalThis as { gc?: () => void }).gc;
 function heap(): number {
   gc?.();
+  gc?.();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
@@ -77,10 +78,10 @@ try {
   );
   const stored = await chunks.loadUserChunks(user.id);
   // The matrix is one Float32Array: its size is exact. The BM25 index is many small objects: its
-  // heap is measured over several copies kept alive at once, to average out the collector's noise.
+  // heap is measured over ten copies kept alive at once, after forced collections.
   const matrixBytes = stored.length * DIMENSION * 4;
   const texts = stored.map((c) => `${c.title}\n${c.text}`);
-  const copies = 5;
+  const copies = 10;
   const beforeLexical = heap();
   const kept = Array.from({ length: copies }, () => buildLexicalIndex(texts));
   const lexicalBytes = (heap() - beforeLexical) / copies;
