@@ -7,7 +7,10 @@
 //
 // Sets: hard-dataset.json (issue 15; each question is `dev` or `test`; tune on dev only) and the
 // older retrieval-dataset.json ("legacy", all of it was tuned on). EVAL_TUNE=1 grid-searches the
-// fused ranking's options on the hard set's dev part and prints the best; it never reads test.
+// fused ranking's weights and then its answerability gate on the dev pool (the hard set's dev part
+// and the legacy set) and prints the best; it never reads test. With EVAL_TUNE: EVAL_GRID=0 skips
+// the weight grid (keeps the defaults), EVAL_FEATURES=1 prints every grid point and every dev
+// question's gate features. EVAL_MISSES=1 also lists the misses on dev.
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '@assistant/config';
 import { createChunksRepo, createDb, createNotesRepo, createUsersRepo } from '@assistant/db';
