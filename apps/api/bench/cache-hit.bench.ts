@@ -79,6 +79,7 @@ try {
   let state = await t.epochs.readCacheState(user.id, 'internal');
   async function storeAnswer(query: string): Promise<void> {
     const answer: Answer = {
+      outcome: 'answered',
       answer: `From your note "Wifi": the home wifi password is maple-sunrise-42. [1] (${query})`,
       sources: [
         { note_id: note.id, title: 'Wifi', text: 'The home wifi password is maple-sunrise-42.', score: 0.9 },

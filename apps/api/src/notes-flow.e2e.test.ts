@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Notes to answers, end to end: real API and worker processes, the real ONNX model, Postgres
-// full-text search, and the offline extractive answerer (so answers quote the notes).
+// in-memory BM25 beside the vector matrix, and the offline extractive answerer (so answers quote the notes).
 let stack: Stack;
 let alice: string;
 let bob: string;
@@ -66,6 +66,7 @@ async function waitIndexed(key: string, id: string, version: number) {
 
 type Answer = {
   status: string;
+  outcome: 'answered' | 'no_context' | null;
   answer: string;
   model: string;
   sources: { note_id: string; title: string; text: string; score: number }[];
@@ -85,9 +86,10 @@ let aliceIds: string[];
 let bobIds: string[];
 
 beforeAll(async () => {
-  stack = await startStack('notes-e2e', { LLM_PROVIDER: 'extractive' });
+  stack = await startStack('notes-e2e', { LLM_PROVIDER: 'extractive', RETRIEVAL_ANSWERABILITY: 'gate' });
   [alice, bob] = await Promise.all([
-    stack.createUser().then((u) => u.api_key),
+    // Alice asks more than the free tier's 10 questions a minute.
+    stack.createUser('premium').then((u) => u.api_key),
     stack.createUser().then((u) => u.api_key),
   ]);
   [aliceIds, bobIds] = await Promise.all([addNotes(alice, aliceNotes), addNotes(bob, bobNotes)]);
@@ -102,19 +104,22 @@ afterAll(async () => {
 });
 
 describe('notes and retrieval, end to end', () => {
-  const questions: [string, number][] = [
-    ['When does my travel document expire?', 0],
-    ['How often should I feed the bread culture?', 1],
-    ['At what mileage is the belt swap due on my car?', 2],
-    ['When is my teeth cleaning?', 3],
-    ['When can I plant the tomatoes outside?', 4],
+  // The extractive answer quotes the sentences sharing a word with the question; when none does
+  // (the first question's words are all paraphrased), it quotes nothing rather than a guess.
+  const questions: [string, number, 'quotes' | 'quotes nothing'][] = [
+    ['When does my travel document expire?', 0, 'quotes nothing'],
+    ['How often should I feed the bread culture?', 1, 'quotes'],
+    ['At what mileage is the belt swap due on my car?', 2, 'quotes'],
+    ['When is my teeth cleaning?', 3, 'quotes'],
+    ['When can I plant the tomatoes outside?', 4, 'quotes'],
   ];
-  for (const [question, expected] of questions) {
+  for (const [question, expected, quoting] of questions) {
     it(`puts the right note first for "${question}"`, async () => {
       const answer = await ask(alice, question);
-      expect(answer.model).toBe('extractive');
+      expect(answer).toMatchObject({ model: 'extractive', outcome: 'answered' });
       expect(answer.sources[0]?.note_id).toBe(aliceIds[expected]);
-      expect(answer.answer).toMatch(/\[1\]/);
+      if (quoting === 'quotes') expect(answer.answer).toMatch(/\[1\]/);
+      else expect(answer.answer).toMatch(/none of their sentences answers this directly/);
     });
   }
 
@@ -126,10 +131,24 @@ describe('notes and retrieval, end to end', () => {
     expect(answer.answer).not.toContain('2029');
   });
 
-  it('says plainly when no note is relevant', async () => {
+  it('says plainly when no note is relevant: the no_context outcome, no sources, no model', async () => {
     const answer = await ask(alice, 'What is the boiling point of tungsten?');
-    expect(answer.sources).toEqual([]);
+    expect(answer).toMatchObject({ outcome: 'no_context', sources: [], model: 'none' });
     expect(answer.answer).toMatch(/couldn't find anything in your notes/);
+  });
+
+  it('refuses a near-topic question whose month the note contradicts, quoting nothing', async () => {
+    const answer = await ask(alice, 'What did I plant in the garden in September?');
+    expect(answer).toMatchObject({ outcome: 'no_context', sources: [] });
+    expect(answer.answer).not.toMatch(/Tomatoes/);
+  });
+
+  it('finds a note by a rare name alone, and by a misspelt word', async () => {
+    const byName = await ask(alice, 'Bayview');
+    expect(byName).toMatchObject({ outcome: 'answered' });
+    expect(byName.sources[0]?.note_id).toBe(aliceIds[2]);
+    const byTypo = await ask(alice, 'sourdogh startr');
+    expect(byTypo.sources[0]?.note_id).toBe(aliceIds[1]);
   });
 
   it('re-indexes an edited note and answers from its new text', async () => {

@@ -19,6 +19,7 @@ export function toQueryView(row: QueryRow): QueryView {
     status: row.status,
     query: row.query,
     answer: answer?.answer ?? null,
+    outcome: answer?.outcome ?? null,
     sources: answer?.sources ?? [],
     model: answer?.model ?? null,
     usage: answer?.usage ?? null,

@@ -11,6 +11,7 @@ let t: TestApp;
 let key: string;
 
 const answer: Answer = {
+  outcome: 'answered',
   answer: 'the roof is done',
   sources: [],
   model: 'm',

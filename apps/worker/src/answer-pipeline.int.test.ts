@@ -24,6 +24,7 @@ beforeAll(async () => {
     LLM_MODEL: 'fake-model',
     LLM_PRICE_INPUT_USD: '0.0000002',
     LLM_PRICE_OUTPUT_USD: '0.0000006',
+    RETRIEVAL_ANSWERABILITY: 'gate',
   });
   userId = await env.createUser('free');
   const sourdough = await worker.indexedNote(userId, {
@@ -194,5 +195,26 @@ describe('the answer pipeline, end to end inside the worker', () => {
       fake.reset();
       fake.update({ answerTokens: 12 });
     }
+  });
+
+  it('answers no_context with no sources, no model call and no cost when the notes do not cover it', async () => {
+    const before = fake.counters().requests;
+    const outside = await answer('What is the boiling point of tungsten?');
+    expect(fake.counters().requests).toBe(before);
+    expect(outside.row).toMatchObject({
+      status: 'succeeded',
+      outcome: 'no_context',
+      sources: [],
+      provider: 'none',
+      model: 'none',
+      costMicros: 0,
+      promptTokens: 0,
+    });
+    expect(outside.row.answer).toMatch(/couldn't find anything in your notes/);
+    expect(shape(outside.events)).toEqual(['queued', 'started', 'sources', 'token…', 'done']);
+    const done = outside.events.at(-1);
+    expect(done?.type === 'done' && done.result).toMatchObject({ outcome: 'no_context', sources: [] });
+    // The answered question before it reports its outcome too.
+    expect(first.row.outcome).toBe('answered');
   });
 });

@@ -13,7 +13,12 @@ import {
 } from '@assistant/db';
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
-import type { FallbackChain, FallbackResult, GenerateResult } from '@assistant/llm';
+import {
+  type FallbackChain,
+  type FallbackResult,
+  type GenerateResult,
+  NO_SOURCES_ANSWER,
+} from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
@@ -55,6 +60,11 @@ export type AnswerPipelineDeps = {
     maxTokens: number;
     maxContextTokens: number;
     topK: number;
+    /**
+     * Nothing retrieved means the notes do not cover the question: answer `no_context` without a
+     * model (`RETRIEVAL_ANSWERABILITY=gate`). Off: the model answers with an empty context.
+     */
+    noContext: boolean;
     /** How streamed tokens are grouped into stream appends. */
     tokenBatch: TokenBatcherOptions;
   };
@@ -148,6 +158,45 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     await announceSucceeded(stored, extra.pricing, task);
   }
 
+  /**
+   * The `no_context` outcome: the notes do not cover the question. No sources, no model call, no
+   * budget, no cost; cached like any answer (a notes change moves the generation on).
+   */
+  async function answerNoContext(
+    task: AnswerTask,
+    state: Awaited<ReturnType<CacheEpochs['readCacheState']>>,
+  ): Promise<void> {
+    await emit(task, { type: 'sources', sources: [] });
+    await emit(task, { type: 'token', text: NO_SOURCES_ANSWER });
+    const answer: Answer = {
+      outcome: 'no_context',
+      answer: NO_SOURCES_ANSWER,
+      sources: [],
+      model: 'none',
+      provider: 'none',
+      usage: usageOf(0, 0),
+      cost_usd: 0,
+      truncated: false,
+    };
+    deps.metrics.answersBySource.inc({ source: 'no_context', truncated: 'false' });
+    await finish(task, answer, {
+      costMicros: 0,
+      cached: false,
+      pricing: FREE,
+      cache: task.bypassCache
+        ? undefined
+        : () =>
+            deps.answerCache.set({
+              state,
+              query: task.query,
+              settings: deps.settings,
+              answer,
+              evidence: [],
+              fallback: false,
+            }),
+    });
+  }
+
   async function runAnswerPipeline(task: AnswerTask): Promise<void> {
     const { queryId, userId, query } = task;
     const state = await deps.epochs.readCacheState(userId, task.tier);
@@ -157,6 +206,11 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const retrieved = await step('retrieve', () =>
       deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
     );
+    // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
+    if (retrieved.length === 0 && deps.options.noContext) {
+      await answerNoContext(task, state);
+      return;
+    }
     const context = await step('build_context', () =>
       buildContext(
         { query, sources: retrieved, classification },
@@ -321,6 +375,7 @@ const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answer {
   const { source, attempts, usedFallback } = result.fallback;
   return {
+    outcome: 'answered',
     // Recorded only when a fallback was involved: which source answered, why the others did not.
     ...(usedFallback || source !== 'primary'
       ? {

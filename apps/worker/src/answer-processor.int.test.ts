@@ -135,7 +135,8 @@ describe('createAnswerProcessor under real BullMQ workers', () => {
 
   it('re-announces the stored error when a failed job is replayed', async () => {
     const userId = await newUser();
-    const job = await ask(userId, 'Will this fit my budget?', { limits: { dailyBudgetMicros: 1 } });
+    // A question the note answers: one the notes do not cover ends `no_context` without spending.
+    const job = await ask(userId, 'When does my passport expire?', { limits: { dailyBudgetMicros: 1 } });
     const row = await worker.waitFinished(job.query_id);
     expect(row).toMatchObject({ status: 'failed', errorCode: 'budget_exceeded' });
     await waitJobState(job.query_id, ['failed']);

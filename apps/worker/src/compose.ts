@@ -44,6 +44,7 @@ import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
 import { createCachedGeneration } from './pipeline/cached-generation.ts';
 import { createQueryReconciler } from './reconcile-queries.ts';
+import { ALWAYS_ANSWERABLE, createFusedRetriever, FUSED_DEFAULTS } from './retrieval/fused-retriever.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
 import { createUserVectorIndex } from './retrieval/user-vector-index.ts';
 
@@ -105,20 +106,31 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     },
     { maxBytes: config.retrieval.cacheBytes },
   );
-  const retriever = createHybridRetriever(
-    {
-      index: vectorIndex,
-      lexicalSearch: (userId, words, limit) => chunks.lexicalSearch(userId, words, limit),
-    },
-    {
-      ranking: config.retrieval.ranking,
-      minScore: config.retrieval.minScore,
-      lexicalMinScore: config.retrieval.lexicalMinScore,
-      lexicalWeight: config.retrieval.lexicalWeight,
-      rrfK: config.retrieval.rrfK,
-      candidates: config.retrieval.candidates,
-    },
-  );
+  const ranking = config.retrieval.ranking;
+  const retriever =
+    ranking === 'fused'
+      ? createFusedRetriever(
+          { index: vectorIndex },
+          {
+            ...FUSED_DEFAULTS,
+            minScore: config.retrieval.minScore,
+            ...(config.retrieval.answerability === 'off' ? { answerability: ALWAYS_ANSWERABLE } : {}),
+          },
+        )
+      : createHybridRetriever(
+          {
+            index: vectorIndex,
+            lexicalSearch: (userId, words, limit) => chunks.lexicalSearch(userId, words, limit),
+          },
+          {
+            ranking,
+            minScore: config.retrieval.minScore,
+            lexicalMinScore: config.retrieval.lexicalMinScore,
+            lexicalWeight: config.retrieval.lexicalWeight,
+            rrfK: config.retrieval.rrfK,
+            candidates: config.retrieval.candidates,
+          },
+        );
 
   // One provider and breaker per model, and one fallback chain, shared by every job of this process.
   const llm = config.llm;
@@ -162,6 +174,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       maxTokens: llm.maxTokens,
       maxContextTokens: config.retrieval.maxContextTokens,
       topK: config.retrieval.topK,
+      noContext: config.retrieval.answerability === 'gate',
       tokenBatch: config.retrieval.tokenBatch,
     },
   });

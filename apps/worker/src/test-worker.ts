@@ -88,6 +88,8 @@ export async function startTestWorker(t: WorkerTestEnv, env: Record<string, stri
     ADMIN_TOKEN: 'test-admin-token-0123456789',
     JOB_BACKOFF_MS: '100',
     WORKER_CONCURRENCY: '4',
+    // As in startStack: tests of the no_context outcome set 'gate'.
+    RETRIEVAL_ANSWERABILITY: 'off',
     EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR,
     ...env,
   });

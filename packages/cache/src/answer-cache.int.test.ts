@@ -13,6 +13,7 @@ import type { CacheOutcome, CacheTier } from './cache-events.ts';
 import type { EvidenceRef, NoteVersions } from './evidence.ts';
 
 const answer: Answer = {
+  outcome: 'answered',
   answer: 'The wifi password is hunter2.',
   sources: [{ note_id: 'n1', title: 'Home', text: 'wifi: hunter2', score: 0.91 }],
   model: 'm-8b',

@@ -12,6 +12,7 @@ import { evidenceFingerprint } from './evidence.ts';
 import { createSemanticCache } from './semantic-cache.ts';
 
 const answer: Answer = {
+  outcome: 'answered',
   answer: 'See your Home note.',
   sources: [{ note_id: 'n1', title: 'Home', text: '…', score: 0.8 }],
   model: 'm-8b',

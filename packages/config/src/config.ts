@@ -120,8 +120,13 @@ export const EnvSchema = z
     CONTEXT_MAX_TOKENS: z.coerce.number().int().min(64).default(2000),
     // Note chunks retrieved per question.
     RETRIEVAL_TOP_K: z.coerce.number().int().min(1).max(50).default(5),
-    // How chunks are ranked: dense (embeddings), lexical (Postgres full-text) or hybrid (both, fused).
-    RETRIEVAL_RANKING: z.enum(['dense', 'lexical', 'hybrid']).default('hybrid'),
+    // How chunks are ranked: fused (in-memory BM25 + embeddings, score fusion, answerability
+    // decision), or the older dense (embeddings), lexical (Postgres full-text) or hybrid (both, RRF).
+    RETRIEVAL_RANKING: z.enum(['fused', 'dense', 'lexical', 'hybrid']).default('fused'),
+    // "gate": when the notes do not cover the question (fused: the answerability gate, set on the
+    // eval set's dev part, docs/retrieval-quality.md; any ranking: nothing retrieved) the answer is
+    // "no_context" with no sources and no model call. "off": the model answers with what was found.
+    RETRIEVAL_ANSWERABILITY: z.enum(['gate', 'off']).default('gate'),
     // Least cosine similarity for a chunk to count as relevant (below: "no relevant note").
     RETRIEVAL_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.3),
     // Least cosine for a chunk that matched lexically (an exact rare word is evidence too).
@@ -341,6 +346,7 @@ function shape(env: Env) {
       topK: env.RETRIEVAL_TOP_K,
       maxContextTokens: env.CONTEXT_MAX_TOKENS,
       ranking: env.RETRIEVAL_RANKING,
+      answerability: env.RETRIEVAL_ANSWERABILITY,
       minScore: env.RETRIEVAL_MIN_SCORE,
       lexicalMinScore: env.RETRIEVAL_LEXICAL_MIN_SCORE,
       lexicalWeight: env.RETRIEVAL_LEXICAL_WEIGHT,

@@ -21,6 +21,7 @@ export {
 } from './notes.ts';
 export {
   Answer,
+  AnswerOutcome,
   FallbackInfo,
   GetQueryParams,
   MAX_QUERY_CHARS,

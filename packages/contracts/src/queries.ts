@@ -48,8 +48,16 @@ export const FallbackInfo = z.object({
 });
 export type FallbackInfo = z.infer<typeof FallbackInfo>;
 
+/**
+ * Whether the notes answered: `answered`, or `no_context` when retrieval found that the user's
+ * notes do not cover the question (then `sources` is empty and no model was called).
+ */
+export const AnswerOutcome = z.enum(['answered', 'no_context']);
+export type AnswerOutcome = z.infer<typeof AnswerOutcome>;
+
 /** The finished answer: carried by the `done` event and stored on the query. */
 export const Answer = z.object({
+  outcome: AnswerOutcome.default('answered'),
   answer: z.string(),
   sources: z.array(Source),
   model: z.string(),
@@ -67,6 +75,8 @@ export const QueryView = z.object({
   status: QueryStatus,
   query: z.string(),
   answer: z.string().nullable(),
+  /** Null until the query has succeeded. */
+  outcome: AnswerOutcome.nullable(),
   sources: z.array(Source),
   model: z.string().nullable(),
   usage: Usage.nullable(),

@@ -5,6 +5,7 @@ import type { QueryRow } from './schema.ts';
 import { terminalEventOf } from './terminal-event.ts';
 
 const answer: Answer = {
+  outcome: 'answered',
   answer: 'The wifi password is hunter2.',
   sources: [{ note_id: 'n1', title: 'Home', text: 'wifi: hunter2', score: 0.91 }],
   model: 'm-8b',

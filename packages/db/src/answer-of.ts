@@ -22,6 +22,7 @@ export function usageOf(promptTokens: number, completionTokens: number): Usage {
  */
 export function answerOf(row: QueryRow): Answer {
   return {
+    outcome: row.outcome,
     answer: row.answer ?? '',
     sources: row.sources,
     model: row.model ?? 'unknown',
@@ -40,6 +41,7 @@ export function answerOf(row: QueryRow): Answer {
 export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached: boolean }): QuerySuccess {
   return {
     answer: answer.answer,
+    outcome: answer.outcome,
     sources: answer.sources,
     model: answer.model,
     provider: answer.provider,

@@ -10,6 +10,7 @@ const row: QueryRow = {
   idempotencyKey: null,
   requestId: 'r1',
   answer: 'hunter2',
+  outcome: 'answered',
   sources: [],
   model: 'm-8b',
   provider: 'fake',

@@ -1,4 +1,4 @@
-import type { FallbackInfo, QueryError, Source } from '@assistant/contracts';
+import type { AnswerOutcome, FallbackInfo, QueryError, Source } from '@assistant/contracts';
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type CostEntry, forgetCost, recordCost } from './costs-repo.ts';
@@ -7,6 +7,7 @@ import { type QueryRow, queries } from './schema.ts';
 /** Fields stored when a query finishes with an answer. */
 export type QuerySuccess = {
   answer: string;
+  outcome: AnswerOutcome;
   sources: Source[];
   model: string;
   provider: string;

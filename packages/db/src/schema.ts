@@ -63,6 +63,10 @@ export const queries = pgTable(
     idempotencyKey: text('idempotency_key'),
     requestId: text('request_id').notNull(),
     answer: text('answer'),
+    // 'answered', or 'no_context' when the notes did not cover the question (no sources, no model).
+    outcome: text('outcome', { enum: ['answered', 'no_context'] })
+      .notNull()
+      .default('answered'),
     sources: jsonb('sources').$type<Source[]>().notNull().default(sql`'[]'::jsonb`),
     model: text('model'),
     provider: text('provider'),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildExtractiveAnswer,
   contentTerms,
+  NO_MATCHING_SENTENCE_ANSWER,
   NO_SOURCES_ANSWER,
   splitSentences,
 } from './extractive-answer.ts';
@@ -58,9 +59,9 @@ describe('buildExtractiveAnswer', () => {
     expect(answer).toBe('From your notes: Tomato water. [1] Tomato water dawn. [1]');
   });
 
-  it('falls back to the lead sentence of the best source when no word overlaps', () => {
+  it('quotes no unrelated sentence when no word overlaps', () => {
     expect(buildExtractiveAnswer('cost of heating?', [source('Gas bill rose in May. It was cold.')])).toBe(
-      'From your notes: Gas bill rose in May. [1]',
+      NO_MATCHING_SENTENCE_ANSWER,
     );
   });
 });

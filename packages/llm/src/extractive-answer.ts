@@ -3,6 +3,10 @@ import type { SourceText } from './llm-provider.ts';
 /** Said when retrieval found nothing to quote. */
 export const NO_SOURCES_ANSWER = "I couldn't find anything in your notes about that.";
 
+/** Said when the retrieved notes share no word with the question: nothing is quoted as an answer. */
+export const NO_MATCHING_SENTENCE_ANSWER =
+  'Your notes listed as sources look related, but none of their sentences answers this directly.';
+
 const STOPWORDS = new Set(
   (
     'a an and are as at be been but by can could did do does for from had has have how i if in into is it its ' +
@@ -50,8 +54,8 @@ export function splitSentences(text: string): string[] {
 /**
  * Answers from the notes alone: the sentences sharing the most distinct content words with
  * the query, in reading order (source, then position), each cited `[n]` by source order.
- * When no sentence shares a word, retrieval still judged the sources relevant, so the first
- * sentence of the best source stands in. No sources: `NO_SOURCES_ANSWER`.
+ * When no sentence shares a word, nothing is quoted (an unrelated sentence is not an answer):
+ * `NO_MATCHING_SENTENCE_ANSWER`. No sources: `NO_SOURCES_ANSWER`.
  *
  * @example
  * buildExtractiveAnswer('When do I water tomatoes?', [{ noteId: 'n1', title: 'Garden',
@@ -77,12 +81,10 @@ export function buildExtractiveAnswer(
   if (sentences.length === 0) return NO_SOURCES_ANSWER;
 
   const matching = sentences.filter((sentence) => sentence.score > 0);
-  const picked =
-    matching.length > 0
-      ? matching
-          .sort((a, b) => b.score - a.score || a.source - b.source || a.position - b.position)
-          .slice(0, maxSentences)
-          .sort((a, b) => a.source - b.source || a.position - b.position)
-      : sentences.slice(0, 1);
+  if (matching.length === 0) return NO_MATCHING_SENTENCE_ANSWER;
+  const picked = matching
+    .sort((a, b) => b.score - a.score || a.source - b.source || a.position - b.position)
+    .slice(0, maxSentences)
+    .sort((a, b) => a.source - b.source || a.position - b.position);
   return `From your notes: ${picked.map((sentence) => `${sentence.text} [${sentence.source + 1}]`).join(' ')}`;
 }

@@ -13,6 +13,7 @@ export {
   buildExtractiveAnswer,
   contentTerms,
   type ExtractiveOptions,
+  NO_MATCHING_SENTENCE_ANSWER,
   NO_SOURCES_ANSWER,
   splitSentences,
 } from './extractive-answer.ts';

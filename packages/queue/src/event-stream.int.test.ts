@@ -115,6 +115,7 @@ describe('createEventStream: the guarded append', () => {
           ? {
               type: 'done',
               result: {
+                outcome: 'answered',
                 answer: 'a',
                 sources: [],
                 model: 'm',

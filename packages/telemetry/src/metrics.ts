@@ -91,7 +91,7 @@ export function createMetrics(service: string) {
     }),
     answersBySource: new Counter({
       name: 'assistant_answers_total',
-      help: 'Answers by where they came from (primary, secondary, cache, extractive, semantic_cache) and whether truncated.',
+      help: 'Answers by where they came from (primary, secondary, cache, extractive, semantic_cache, no_context) and whether truncated.',
       labelNames: ['source', 'truncated'] as const,
       registers: [registry],
     }),

@@ -42,6 +42,9 @@ export async function startStack(
     ADMIN_TOKEN: STACK_ADMIN_TOKEN,
     HOST: '127.0.0.1',
     JOB_BACKOFF_MS: '100',
+    // Most flows here test the model path with users who have no notes; the answerability gate
+    // (no_context) is tested where notes exist (notes-flow sets 'gate').
+    RETRIEVAL_ANSWERABILITY: 'off',
     ...(process.env.EMBEDDING_MODEL_DIR ? { EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR } : {}),
     ...env,
   };

@@ -5,6 +5,7 @@ import { createNotesGenerations } from '@assistant/queue';
 import { testServers } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerTestEnv, type WorkerTestEnv } from '../test-worker.ts';
+import { createFusedRetriever, FUSED_DEFAULTS } from './fused-retriever.ts';
 import { createHybridRetriever } from './hybrid-retriever.ts';
 import { createUserVectorIndex } from './user-vector-index.ts';
 
@@ -75,7 +76,7 @@ async function indexNote(userId: string, note: { title: string; body: string }):
 }
 
 /** The real index and retriever, wired as compose.ts wires them, with loads counted. */
-function buildRetriever() {
+function buildRetriever(ranking: 'fused' | 'hybrid' = 'fused') {
   const generations = createNotesGenerations(env.redis, env.keys, (userId) => env.notes.generation(userId));
   const index = createUserVectorIndex(
     {
@@ -87,17 +88,20 @@ function buildRetriever() {
     },
     { maxBytes: retrieval.cacheBytes },
   );
-  const retriever = createHybridRetriever(
-    { index, lexicalSearch: (userId, words, limit) => env.chunks.lexicalSearch(userId, words, limit) },
-    {
-      ranking: retrieval.ranking,
-      minScore: retrieval.minScore,
-      lexicalMinScore: retrieval.lexicalMinScore,
-      lexicalWeight: retrieval.lexicalWeight,
-      rrfK: retrieval.rrfK,
-      candidates: 30,
-    },
-  );
+  const retriever =
+    ranking === 'fused'
+      ? createFusedRetriever({ index }, { ...FUSED_DEFAULTS, minScore: retrieval.minScore })
+      : createHybridRetriever(
+          { index, lexicalSearch: (userId, words, limit) => env.chunks.lexicalSearch(userId, words, limit) },
+          {
+            ranking,
+            minScore: retrieval.minScore,
+            lexicalMinScore: retrieval.lexicalMinScore,
+            lexicalWeight: retrieval.lexicalWeight,
+            rrfK: retrieval.rrfK,
+            candidates: 30,
+          },
+        );
   return { index, retriever, generations };
 }
 
@@ -106,27 +110,27 @@ async function ask(retriever: ReturnType<typeof buildRetriever>['retriever'], us
   return retriever.retrieve({ userId, query, vector: vector!, limit: retrieval.topK });
 }
 
-describe('createHybridRetriever over real chunks and embeddings', () => {
+describe.each(['fused', 'hybrid'] as const)('the %s ranking over real chunks and embeddings', (ranking) => {
   it.each([
     ['How often should I feed my sourdough starter?', 'Sourdough starter'],
     ['What pressure do my road bike tyres need?', 'Bicycle maintenance'],
     ['When is the VAT return due?', 'Tax calendar'],
     ['How often do I water the monstera?', 'Houseplants'],
   ])('ranks the right note first for %j', async (query, title) => {
-    const { retriever } = buildRetriever();
+    const { retriever } = buildRetriever(ranking);
     const found = await ask(retriever, alice, query);
     expect(found[0]?.noteId).toBe(aliceNotes.get(title));
     expect(found[0]?.title).toBe(title);
-    expect(found[0]?.score).toBeGreaterThanOrEqual(retrieval.lexicalMinScore);
+    if (ranking === 'hybrid') expect(found[0]?.score).toBeGreaterThanOrEqual(retrieval.lexicalMinScore);
   });
 
   it('returns nothing for a question none of the notes is about (the relevance floor)', async () => {
-    const { retriever } = buildRetriever();
+    const { retriever } = buildRetriever(ranking);
     expect(await ask(retriever, alice, 'Who won the football world cup in 1966?')).toEqual([]);
   });
 
   it("never returns another user's chunks", async () => {
-    const { retriever } = buildRetriever();
+    const { retriever } = buildRetriever(ranking);
     const aliceIds = new Set(aliceNotes.values());
     const forAlice = await ask(retriever, alice, 'How does Bob feed his sourdough starter with whole wheat?');
     expect(forAlice.length).toBeGreaterThan(0);
@@ -134,6 +138,33 @@ describe('createHybridRetriever over real chunks and embeddings', () => {
 
     const forBob = await ask(retriever, bob, 'When is the VAT return due?');
     for (const chunk of forBob) expect(aliceIds.has(chunk.noteId)).toBe(false);
+  });
+});
+
+describe('the fused ranking', () => {
+  it.each([
+    ['Who told me to use rye?', 'Sourdough starter'],
+    ['monstra wattering', 'Houseplants'],
+    ['psi', 'Bicycle maintenance'],
+  ])('finds the note by its rare word, typo or not, for %j', async (query, title) => {
+    const found = await ask(buildRetriever('fused').retriever, alice, query);
+    expect(found[0]?.title).toBe(title);
+  });
+
+  it('says why it refuses: the features of the best chunk', async () => {
+    const retriever = createFusedRetriever(
+      { index: buildRetriever('fused').index },
+      { ...FUSED_DEFAULTS, minScore: retrieval.minScore },
+    );
+    const [vector] = await env.model().embedBatch(['What is the boiling point of tungsten?']);
+    const ranked = await retriever.rank({
+      userId: alice,
+      query: 'What is the boiling point of tungsten?',
+      vector: vector!,
+    });
+    expect(ranked.answerable).toBe(false);
+    expect(ranked.features?.coverage).toBe(0);
+    expect(ranked.candidates).toHaveLength(NOTES.length);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { LexicalHit } from '@assistant/db';
-import type { RetrievedChunk, Retriever } from '../pipeline/retrieve.ts';
-import type { ChunkRef, UserVectorIndex } from './user-vector-index.ts';
+import type { Retriever } from '../pipeline/retrieve.ts';
+import { type ChunkRef, toRetrieved, type UserVectorIndex } from './user-vector-index.ts';
 
 /** How candidates are ranked. */
 export type Ranking = 'dense' | 'lexical' | 'hybrid';
@@ -86,16 +86,5 @@ export function createHybridRetriever(deps: HybridRetrieverDeps, options: Hybrid
         .slice(0, limit)
         .map((e) => toRetrieved(e.chunk, e.cosine));
     },
-  };
-}
-
-function toRetrieved(chunk: ChunkRef, score: number): RetrievedChunk {
-  return {
-    chunkId: chunk.id,
-    noteId: chunk.noteId,
-    noteVersion: chunk.noteVersion,
-    title: chunk.title,
-    text: chunk.text,
-    score: Math.round(score * 1e4) / 1e4,
   };
 }

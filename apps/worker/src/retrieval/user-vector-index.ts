@@ -1,11 +1,22 @@
 import type { StoredChunk } from '@assistant/db';
 import { LRUCache } from 'lru-cache';
+import type { RetrievedChunk } from '../pipeline/retrieve.ts';
+import { buildLexicalIndex, type LexicalIndex } from './lexical-index.ts';
 
 /** A chunk as retrieval returns it: enough to cite it and to check it is still current. */
 export type ChunkRef = Omit<StoredChunk, 'embedding'>;
 
-/** One user's chunks as a dense row-major matrix, valid for one notes generation. */
-type UserMatrix = { generation: number; chunks: ChunkRef[]; matrix: Float32Array; dimension: number };
+/**
+ * One user's chunks as a dense row-major matrix and a BM25 index over the same rows, valid for
+ * one notes generation.
+ */
+type UserMatrix = {
+  generation: number;
+  chunks: ChunkRef[];
+  matrix: Float32Array;
+  dimension: number;
+  lexical: LexicalIndex;
+};
 
 /** Deps of {@link createUserVectorIndex}. */
 export type UserVectorIndexDeps = {
@@ -35,7 +46,8 @@ function toMatrix(generation: number, stored: StoredChunk[]): UserMatrix {
     const { embedding: _, ...ref } = chunk;
     chunks.push(ref);
   });
-  return { generation, chunks, matrix, dimension };
+  const lexical = buildLexicalIndex(chunks.map((chunk) => `${chunk.title}\n${chunk.text}`));
+  return { generation, chunks, matrix, dimension, lexical };
 }
 
 /**
@@ -47,7 +59,8 @@ function toMatrix(generation: number, stored: StoredChunk[]): UserMatrix {
 export function createUserVectorIndex(deps: UserVectorIndexDeps, options: UserVectorIndexOptions) {
   const cache = new LRUCache<string, UserMatrix>({
     maxSize: options.maxBytes,
-    sizeCalculation: (entry) => Math.max(1, entry.matrix.byteLength + entry.chunks.length * 512),
+    sizeCalculation: (entry) =>
+      Math.max(1, entry.matrix.byteLength + entry.chunks.length * 512 + entry.lexical.bytes),
   });
   const loading = new Map<string, Promise<UserMatrix>>();
 
@@ -92,6 +105,27 @@ export function createUserVectorIndex(deps: UserVectorIndexDeps, options: UserVe
       scored.sort((a, b) => b.score - a.score);
       return scored.slice(0, limit);
     },
+    /**
+     * The user's chunks with the cosine of every row to `vector` (row order) and the BM25 index
+     * of the same rows: one generation, one snapshot, for rankings that fuse both.
+     */
+    async scoreAll(
+      userId: string,
+      vector: Float32Array,
+    ): Promise<{ chunks: ChunkRef[]; cosines: Float32Array; lexical: LexicalIndex }> {
+      const { chunks, matrix, dimension, lexical } = await matrixOf(userId);
+      const cosines = new Float32Array(chunks.length);
+      if (chunks.length > 0 && vector.length !== dimension) {
+        throw new Error(`query vector has ${vector.length} dimensions, stored chunks have ${dimension}`);
+      }
+      for (let row = 0; row < chunks.length; row++) {
+        let sum = 0;
+        const offset = row * dimension;
+        for (let i = 0; i < dimension; i++) sum += matrix[offset + i]! * vector[i]!;
+        cosines[row] = sum;
+      }
+      return { chunks, cosines, lexical };
+    },
     /** Chunk refs of a user by id (for lexical hits), from the same cached matrix. */
     async chunksById(userId: string): Promise<Map<string, ChunkRef>> {
       const { chunks } = await matrixOf(userId);
@@ -99,6 +133,18 @@ export function createUserVectorIndex(deps: UserVectorIndexDeps, options: UserVe
     },
     /** Bytes held now. */
     size: () => cache.calculatedSize,
+  };
+}
+
+/** A chunk as the pipeline takes it, with its score rounded for display. */
+export function toRetrieved(chunk: ChunkRef, score: number): RetrievedChunk {
+  return {
+    chunkId: chunk.id,
+    noteId: chunk.noteId,
+    noteVersion: chunk.noteVersion,
+    title: chunk.title,
+    text: chunk.text,
+    score: Math.round(score * 1e4) / 1e4,
   };
 }
 
