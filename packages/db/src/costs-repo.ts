@@ -38,49 +38,57 @@ function withoutTotals(table: typeof userApiCosts | typeof globalDailyCosts, ent
 }
 
 /** A transaction (or the database) to write in. */
-export type Writer = Pick<Database, 'execute'>;
+export type Writer = Pick<Database, 'insert'>;
+
+/** The aggregates of a row with `entry`'s totals added. */
+function withTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
+  const t = totals(entry);
+  return {
+    queries: sql`${table.queries} + ${t.queries}`,
+    cacheHits: sql`${table.cacheHits} + ${t.cacheHits}`,
+    promptTokens: sql`${table.promptTokens} + ${t.promptTokens}`,
+    completionTokens: sql`${table.completionTokens} + ${t.completionTokens}`,
+    costMicros: sql`${table.costMicros} + ${t.costMicros}`,
+  };
+}
 
 /**
  * Records a query's cost exactly once, inside the caller's transaction (the one that stores the
- * query's row, so the row and its ledger entry land together or not at all), in one statement:
- * the ledger row is unique by query id, and the daily aggregates move only with a new ledger row
- * (they read the insert's RETURNING), so a replay after a crash changes nothing. Returns whether
- * this call recorded it.
+ * query's row, so the row and its ledger entry land together or not at all): the ledger row is
+ * unique by query id, and the daily aggregates move only when the row is new, so a replay after a
+ * crash changes nothing. Returns whether this call recorded it.
+ *
+ * Three statements in a fixed order — the user's aggregate row, then the global one (the hot row
+ * every answer updates, so its lock is held the shortest) — as in {@link forgetCost}: every
+ * transaction takes the two row locks in the same order, so two can never deadlock. (One
+ * statement with data-modifying CTEs saves two round trips, but Postgres runs the CTEs in no set
+ * order, and the submit-refusal test saw "deadlock detected" under load.)
  */
 export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean> {
-  const t = totals(entry);
-  const sums = sql`${t.queries}::int, ${t.cacheHits}::int, ${t.promptTokens}::bigint, ${t.completionTokens}::bigint, ${t.costMicros}::bigint`;
-  const add = (table: string) =>
-    sql.raw(
-      ['queries', 'cache_hits', 'prompt_tokens', 'completion_tokens', 'cost_micros']
-        .map((column) => `${column} = ${table}.${column} + excluded.${column}`)
-        .join(', '),
-    );
-  const rows = await tx.execute<{ recorded: number }>(sql`
-    with entry as (
-      insert into ${costLedger} (query_id, user_id, day, provider, model, prompt_tokens,
-        completion_tokens, input_nanos_per_token, output_nanos_per_token, cost_micros, cached)
-      values (${entry.queryId}, ${entry.userId}, ${entry.day}, ${entry.provider}, ${entry.model},
-        ${entry.promptTokens}, ${entry.completionTokens}, ${entry.inputNanosPerToken},
-        ${entry.outputNanosPerToken}, ${entry.costMicros}, ${entry.cached ?? false})
-      on conflict (query_id) do nothing
-      returning user_id, day
-    ), by_user as (
-      insert into ${userApiCosts} (user_id, day, queries, cache_hits, prompt_tokens, completion_tokens, cost_micros)
-      select user_id, day, ${sums} from entry
-      on conflict (user_id, day) do update set ${add('user_api_costs')}
-    ), overall as (
-      insert into ${globalDailyCosts} (day, queries, cache_hits, prompt_tokens, completion_tokens, cost_micros)
-      select day, ${sums} from entry
-      on conflict (day) do update set ${add('global_daily_costs')}
-    )
-    select count(*)::int as recorded from entry`);
-  return (rows[0]?.recorded ?? 0) > 0;
+  const inserted = await tx
+    .insert(costLedger)
+    .values(entry)
+    .onConflictDoNothing({ target: costLedger.queryId })
+    .returning({ queryId: costLedger.queryId });
+  if (inserted.length === 0) return false;
+  await tx
+    .insert(userApiCosts)
+    .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
+    .onConflictDoUpdate({
+      target: [userApiCosts.userId, userApiCosts.day],
+      set: withTotals(userApiCosts, entry),
+    });
+  await tx
+    .insert(globalDailyCosts)
+    .values({ day: entry.day, ...totals(entry) })
+    .onConflictDoUpdate({ target: globalDailyCosts.day, set: withTotals(globalDailyCosts, entry) });
+  return true;
 }
 
 /**
  * Takes back a query's ledger entry and its share of the aggregates, inside the caller's
- * transaction (a query withdrawn after its row and entry were written: nobody received it).
+ * transaction (a query withdrawn after its row and entry were written: nobody received it). The
+ * user's row first, then the global one, as in {@link recordCost}.
  */
 export async function forgetCost(tx: Pick<Database, 'delete' | 'update'>, queryId: string): Promise<void> {
   const [entry] = await tx.delete(costLedger).where(eq(costLedger.queryId, queryId)).returning();
