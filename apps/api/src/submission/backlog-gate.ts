@@ -29,8 +29,11 @@ export type BacklogGateDeps = {
  * the longest wait worth accepting.
  *
  * The check never waits on Redis: it uses the last count read (at most `refreshMs` old, read in
- * the background, one read at a time) plus the questions this process accepted since, so a burst
- * between two reads cannot overshoot by more than what the other API processes accept meanwhile.
+ * the background, one read at a time) plus the questions this process let through since, counted
+ * when they pass the check (not when their job lands, so the submits in progress of a burst count
+ * too), so a burst between two reads cannot overshoot by more than what the other API processes
+ * let through meanwhile. A question let through that is then refused or fails stays counted
+ * until the next read.
  * Until the first read, and when a read fails, the last figure stands (admission itself fails
  * closed when Redis is down).
  */
@@ -62,21 +65,20 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
   }
 
   return {
-    /** Throws 503 `overloaded` when the backlog is full; call before admitting a new job. */
+    /** Throws 503 `overloaded` when the backlog is full, else counts the question in; call before admitting a new job. */
     check(): void {
       if (options.maxWaiting === 0) return;
       if (deps.now() - readAt >= options.refreshMs) refresh();
-      if (known + acceptedSinceRead < options.maxWaiting) return;
+      if (known + acceptedSinceRead < options.maxWaiting) {
+        acceptedSinceRead += 1;
+        return;
+      }
       deps.onRefusal?.();
       throw new AppError(
         'overloaded',
         `${options.maxWaiting} questions are already waiting for a worker; retry shortly`,
         { status: 503, retryAfter: 2 + Math.floor(random() * 4) },
       );
-    },
-    /** Counts a question this process just enqueued, until the next read includes it. */
-    accepted(): void {
-      acceptedSinceRead += 1;
     },
     /** The gate's current estimate of the backlog. */
     estimate: () => known + acceptedSinceRead,

@@ -23,7 +23,7 @@ export type SubmitterDeps = {
   queue: Pick<AnswerQueue, 'enqueue'>;
   events: Pick<EventStream, 'append' | 'remove'>;
   admission: Pick<Admission, 'admit' | 'release'>;
-  backlog: Pick<BacklogGate, 'check' | 'accepted'>;
+  backlog: Pick<BacklogGate, 'check'>;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'get'>;
   singleFlight: Pick<SingleFlight, 'idOf' | 'claim' | 'join' | 'release'>;
@@ -279,7 +279,6 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       withdraw(userId, id, flightId);
       throw notAccepted('the queue', error);
     }
-    deps.backlog.accepted();
     return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
   }
 
