@@ -46,6 +46,8 @@ describe('createSingleFlight', () => {
     expect(await flights.join('u1', flight)).toBeUndefined();
     expect(await flights.claim('u1', flight, 'q_a')).toBe(true);
     expect(await flights.claim('u1', flight, 'q_b')).toBe(false);
+    // A claim sent again by the same query (ioredis re-sends after a reconnect) still holds it.
+    expect(await flights.claim('u1', flight, 'q_a')).toBe(true);
     expect(await flights.join('u1', flight)).toBe('q_a');
     // Flights are per user: another user's identical flight id is a different marker.
     expect(await flights.join('u2', flight)).toBeUndefined();

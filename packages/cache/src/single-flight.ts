@@ -5,6 +5,7 @@ import type { CacheState } from './cache-epochs.ts';
 import type { AnswerSettings } from './fingerprint.ts';
 
 const deleteIfEqual = loadLua(new URL('./lua/delete-if-equal.lua', import.meta.url));
+const claimMarker = loadLua(new URL('./lua/claim-marker.lua', import.meta.url));
 
 /** Tunables of {@link createSingleFlight}. */
 export type SingleFlightOptions = {
@@ -38,10 +39,17 @@ export function createSingleFlight(redis: Redis, keys: Keys, options: SingleFlig
       return answerCacheKeyParts({ state, query, settings }).hash;
     },
 
-    /** Names `queryId` as the flight's query unless one is named already; true if it now is. */
+    /**
+     * Names `queryId` as the flight's query unless another is named already; true if it now is
+     * (also when a re-sent claim finds its own first send's marker).
+     */
     async claim(userId: string, flightId: string, queryId: string): Promise<boolean> {
-      const reply = await redis.set(keys.singleFlight(userId, flightId), queryId, 'EX', ttlSeconds, 'NX');
-      return reply === 'OK';
+      const reply = await claimMarker.run(
+        redis,
+        [keys.singleFlight(userId, flightId)],
+        [queryId, ttlSeconds],
+      );
+      return reply === 1;
     },
 
     /** The query the flight names, if any. */
