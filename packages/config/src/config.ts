@@ -39,10 +39,11 @@ export const EnvSchema = z
     // --- overload guard (apps/api/src/middleware/overload.ts) ---
     // Question submits and note writes in progress in one API process above which new ones are
     // refused at once with 503 `overloaded` and Retry-After (polls, SSE and health are not gated).
-    // A submit in progress mostly waits on Redis and Postgres, so this is high: at 256, 1000 users
-    // asking at once on a quiet 2-core host saw 316 refused; the backlog gate below and the
-    // event-loop delay bound the real load.
-    API_MAX_IN_PROGRESS: z.coerce.number().int().min(1).default(1024),
+    // Trade-off measured on 2 cores: at 1024, a 500 q/s spike let 1024 submits in at once and
+    // every one of them ran past the 6 s submit deadline (503 dependency_unavailable, a slow
+    // refusal); at 256, 1000 users asking at once saw 0 or 316 refused (fast 503 overloaded)
+    // depending on how quickly they connected.
+    API_MAX_IN_PROGRESS: z.coerce.number().int().min(1).default(256),
     // Recent event-loop delay (p99 over about a second, ms) of an API process above which those
     // requests are refused the same way; the gate reopens below half of it. High by default: on a
     // shared box a descheduled process sees late timers too, and the in-progress cap is the main
