@@ -20,7 +20,7 @@ export type Scenario = {
   read: 'poll' | 'sse';
   questions: { kind: 'unique' } | { kind: 'zipf'; distinct: number; s: number; seed: number };
   load: Load;
-  p99Ms: { ttft?: number; e2e: number };
+  p99Ms: { ttft?: number; e2e: number; cacheHit?: number; refusal?: number };
 };
 
 type ScenarioFile = {
@@ -35,6 +35,8 @@ const baseUrl = __ENV.BASE_URL ?? 'http://127.0.0.1:3000';
 const endToEnd = new Trend('question_e2e_ms', true);
 const neverFinished = new Counter('questions_never_finished');
 const cacheHits = new Counter('questions_cache_hit');
+const cacheHitLatency = new Trend('cache_hit_ms', true);
+const refusalLatency = new Trend('refusal_ms', true);
 
 /** The named scenario of scenarios.json; fails the run if there is none. */
 export function scenarioNamed(name: string): Scenario {
@@ -82,6 +84,10 @@ export function optionsFor(name: string): Options {
       http_req_failed: [`rate<${file.httpReqFailedRate}`],
       question_e2e_ms: [`p(99)<${scenario.p99Ms.e2e}`],
       questions_never_finished: ['count<1'],
+      ...(scenario.p99Ms.cacheHit !== undefined
+        ? { cache_hit_ms: [`p(99)<${scenario.p99Ms.cacheHit}`] }
+        : {}),
+      ...(scenario.p99Ms.refusal !== undefined ? { refusal_ms: [`p(99)<${scenario.p99Ms.refusal}`] } : {}),
     },
   };
 }
@@ -151,9 +157,11 @@ export function askOne(scenario: Scenario, users: User[]): void {
   check(submit, { 'submit accepted': (r) => r.status === 200 || r.status === 202 });
   if (submit.status === 200) {
     cacheHits.add(1);
+    cacheHitLatency.add(Date.now() - begin);
     endToEnd.add(Date.now() - begin);
     return;
   }
+  if (submit.status === 429 || submit.status === 503) refusalLatency.add(Date.now() - begin);
   if (submit.status !== 202) return;
   const { id } = submit.json() as { id: string };
   if (scenario.read === 'sse') {

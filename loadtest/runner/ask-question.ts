@@ -31,6 +31,7 @@ export async function askQuestion(options: {
     submitted = (await res.json().catch(() => ({}))) as Submitted;
     // Refusals carry their stable error code (queue_full, rate_limited, …): count them by it.
     recorder.status('submit', res.status, submitted.error?.code);
+    if (res.status === 429 || res.status === 503) recorder.refused(performance.now() - dueAt);
     if (res.status === 200) {
       recorder.accepted();
       const elapsed = performance.now() - dueAt;

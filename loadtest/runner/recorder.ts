@@ -7,6 +7,11 @@ export function createRecorder() {
   const outcomes: Record<string, number> = {};
   const ttft: number[] = [];
   const e2e: number[] = [];
+  // Latency by kind of answer: a cache hit (answered in the submit) against one that went
+  // through a worker; and how long a refused submit took to be refused.
+  const cacheHitE2e: number[] = [];
+  const generatedE2e: number[] = [];
+  const refusal: number[] = [];
   let accepted = 0;
   let answered = 0;
   let cacheHits = 0;
@@ -16,6 +21,10 @@ export function createRecorder() {
     status(request: string, status: number, errorCode?: string): void {
       const key = errorCode ? `${request} ${status} ${errorCode}` : `${request} ${status}`;
       statuses[key] = (statuses[key] ?? 0) + 1;
+    },
+    /** How long a submit answered 429 or 503 took, from its scheduled start. */
+    refused(ms: number): void {
+      refusal.push(ms);
     },
     transportError(request: string, kind: string): void {
       const key = `${request} ${kind}`;
@@ -34,7 +43,12 @@ export function createRecorder() {
       if (outcome === 'succeeded') {
         answered++;
         e2e.push(ms);
-        if (options.cached) cacheHits++;
+        if (options.cached) {
+          cacheHits++;
+          cacheHitE2e.push(ms);
+        } else {
+          generatedE2e.push(ms);
+        }
       }
     },
     /** An accepted question whose stream or poll ended (or the run's time ran out) without an end. */
@@ -52,6 +66,9 @@ export function createRecorder() {
         neverFinished,
         ttftMs: summarize(ttft),
         e2eMs: summarize(e2e),
+        cacheHitE2eMs: summarize(cacheHitE2e),
+        generatedE2eMs: summarize(generatedE2e),
+        refusalMs: summarize(refusal),
       };
     },
   };
@@ -68,4 +85,10 @@ export type RunCounts = {
   neverFinished: number;
   ttftMs: Percentiles;
   e2eMs: Percentiles;
+  /** End to end of the answers served from the cache in the submit itself. */
+  cacheHitE2eMs: Percentiles;
+  /** End to end of the answers a worker generated (or joined a generation). */
+  generatedE2eMs: Percentiles;
+  /** Submits refused with 429 or 503: how long the refusal took. */
+  refusalMs: Percentiles;
 };

@@ -47,6 +47,13 @@ function phaseLines(name: string, phase: PhaseReport): string[] {
     `  outcomes:          ${counts(phase.outcomes)}`,
     `  time to 1st token: ${latency(phase.ttftMs)}`,
     `  end to end:        ${latency(phase.e2eMs)}`,
+    ...(phase.cacheHitE2eMs.count > 0
+      ? [
+          `    cache hits:      ${latency(phase.cacheHitE2eMs)}`,
+          `    generated:       ${latency(phase.generatedE2eMs)}`,
+        ]
+      : []),
+    ...(phase.refusalMs.count > 0 ? [`  refusals took:     ${latency(phase.refusalMs)}`] : []),
     `  throughput ${phase.throughputPerS.toFixed(1)} answered/s over ${phase.wallS.toFixed(1)} s; cache hit rate ${(phase.cacheHitRate * 100).toFixed(1)}%`,
     `  machine CPU ${Math.round(phase.machineCpuMs)} ms = ${phase.machineCpuMsPerAnswered.toFixed(1)} ms per answered`,
     ...Object.entries(phase.processes).map(

@@ -179,6 +179,19 @@ export async function runScenario(options: {
     ...(scenario.p99Ms.ttft !== undefined && scenario.read === 'sse'
       ? [{ name: 'time to first token p99 ms', limit: scenario.p99Ms.ttft, actual: system.ttftMs.p99 }]
       : []),
+    ...(scenario.p99Ms.cacheHit !== undefined
+      ? [{ name: 'cache-hit p99 ms', limit: scenario.p99Ms.cacheHit, actual: system.cacheHitE2eMs.p99 }]
+      : []),
+    // No refusal at all passes this one (its p99 is then 0).
+    ...(scenario.p99Ms.refusal !== undefined
+      ? [
+          {
+            name: 'refusal p99 ms',
+            limit: scenario.p99Ms.refusal,
+            actual: system.refusalMs.count > 0 ? system.refusalMs.p99 : 0,
+          },
+        ]
+      : []),
   ].map((t) => ({ ...t, ok: Number.isFinite(t.actual) && t.actual < t.limit }));
 
   const { maxLagMs, ...systemReport } = system;

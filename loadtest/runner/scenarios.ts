@@ -37,7 +37,14 @@ export const Scenario = z.strictObject({
   read: z.enum(['poll', 'sse']),
   questions: Questions,
   load: Load,
-  p99Ms: z.strictObject({ ttft: z.number().positive().optional(), e2e: z.number().positive() }),
+  p99Ms: z.strictObject({
+    ttft: z.number().positive().optional(),
+    e2e: z.number().positive(),
+    /** End to end of answers served from the cache in the submit. */
+    cacheHit: z.number().positive().optional(),
+    /** How long a refused submit (429, 503) takes to be refused. */
+    refusal: z.number().positive().optional(),
+  }),
 });
 export type Scenario = z.infer<typeof Scenario>;
 
