@@ -27,6 +27,8 @@ Options:
   --no-floor         skip the direct-stream floor
   --processes <n>    API_PROCESSES and WORKER_PROCESSES of the started system: a number or
                      "auto" (one per core); default 1 each
+  --env <KEY=VALUE>  extra configuration of the started API and worker (repeatable), e.g.
+                     --env QUEUE_MAX_WAIT_MS=0 to compare a setting side by side
   --cpu-prof <dir>   write a V8 CPU profile of each started API and worker process to <dir>
                      (open it in Chrome DevTools or speedscope)
   --json <path>      also write the report as JSON
@@ -54,6 +56,7 @@ function parse() {
       'no-floor': { type: 'boolean' },
       processes: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      env: { type: 'string', multiple: true },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -94,8 +97,14 @@ if (values['llm-url'] && !values.url) fail('--llm-url goes with --url.');
 const processes = values.processes ?? '1';
 if (processes !== 'auto' && !(Number.isInteger(Number(processes)) && Number(processes) >= 1))
   fail(`--processes must be a whole number ≥ 1 or "auto", got "${processes}".`);
-if (values.url && (values.processes || values['cpu-prof']))
-  fail('--processes and --cpu-prof start the system: not with --url.');
+if (values.url && (values.processes || values['cpu-prof'] || values.env))
+  fail('--processes, --cpu-prof and --env start the system: not with --url.');
+const extraEnv: Record<string, string> = {};
+for (const pair of values.env ?? []) {
+  const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+  if (!match) fail(`--env takes KEY=VALUE (an upper-case variable name), got "${pair}".`);
+  extraEnv[match[1]!] = match[2]!;
+}
 const adminToken = values['admin-token'] ?? process.env.ADMIN_TOKEN;
 if (values.url && !adminToken) fail("--url needs --admin-token or ADMIN_TOKEN to create the run's users.");
 
@@ -129,7 +138,11 @@ try {
     console.error(`starting fake LLM, API and worker (fake LLM: ${JSON.stringify(file.fakeLlm)}) …`);
     const fake = await startFakeLlmProcess(file.fakeLlm);
     stops.push(fake.stop);
-    const stack = await startSystem(fake.url, { processes, cpuProfileDir: values['cpu-prof'] });
+    const stack = await startSystem(fake.url, {
+      processes,
+      cpuProfileDir: values['cpu-prof'],
+      env: extraEnv,
+    });
     stops.push(stack.stop);
     const users = await createUsers(stack.api.url, STACK_ADMIN_TOKEN, userCount);
     target = {

@@ -64,8 +64,12 @@ export async function startFakeLlmProcess(settings: ScenarioFile['fakeLlm']): Pr
 /** One user of the run: its key, with one note so retrieval has something to find. */
 export type LoadUser = { id: string; apiKey: string };
 
-/** How the system is started: process counts (a number or `auto`), and where CPU profiles go. */
-export type SystemOptions = { processes: string; cpuProfileDir?: string | undefined };
+/** How the system is started: process counts (a number or `auto`), where CPU profiles go, extra configuration. */
+export type SystemOptions = {
+  processes: string;
+  cpuProfileDir?: string | undefined;
+  env?: Record<string, string>;
+};
 
 /**
  * Starts the API and the worker as real processes (the e2e stack: its own Redis prefix and
@@ -98,6 +102,7 @@ export async function startSystem(
       }),
       GLOBAL_QUERIES_PER_HOUR: String(UNLIMITED),
       GLOBAL_DAILY_BUDGET_USD: '1000000',
+      ...options.env,
     },
     { nodeArgs },
   );

@@ -16,6 +16,7 @@ import {
   createIndexQueue,
   createKeys,
   createNotesGenerations,
+  readBacklog,
 } from '@assistant/queue';
 import type { Logger, Metrics } from '@assistant/telemetry';
 import { createAdminSessions } from './admin-session.ts';
@@ -37,6 +38,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const db = createDb({ url: config.db.url, poolSize: config.db.poolSize });
   // No offline queue: with Redis down, requests fail fast (503) instead of hanging.
   const redis = await connectRedis(config.redis.url, 'command', 'api', logger);
+  // The submit path's lookups and scripts, auto-pipelined across concurrent submits.
+  const submitRedis = await connectRedis(config.redis.url, 'submit', 'api-submit', logger);
   // A subscribed connection runs no other command, so revocations get their own ('subscriber':
   // no command timeout, which a subscription would outlast).
   const subscriber = await connectRedis(config.redis.url, 'subscriber', 'api-key-revocations', logger);
@@ -59,10 +62,12 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const notes = createNotesRepo(db.db);
   const queries = createQueriesRepo(db.db);
   const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
-  const admission = createAdmission(redis, keys);
-  const epochs = createCacheEpochs(redis, keys, { loadGeneration: (userId) => generations.current(userId) });
+  const admission = createAdmission(submitRedis, keys);
+  const epochs = createCacheEpochs(submitRedis, keys, {
+    loadGeneration: (userId) => generations.current(userId),
+  });
   const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
-  const answerCache = createAnswerCache(redis, keys, {}, { onCacheEvent });
+  const answerCache = createAnswerCache(submitRedis, keys, {}, { onCacheEvent });
   const limitsOf = (owner: Parameters<typeof limitsFor>[0]) => limitsFor(owner, config.limits.tiers);
   const global = {
     perHour: config.limits.global.perHour,
@@ -81,16 +86,13 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       events,
       admission,
       backlog: createBacklogGate(config.api.backlog, {
-        readBacklog: async () => {
-          const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
-          return Object.values(counts).reduce((sum, n) => sum + n, 0);
-        },
+        readBacklog: () => readBacklog(queue.queue),
         now: Date.now,
         onRefusal: () => metrics.overloadRefusals.inc({ reason: 'backlog' }),
       }),
       epochs,
       answerCache,
-      singleFlight: createSingleFlight(redis, keys),
+      singleFlight: createSingleFlight(submitRedis, keys),
       newId: randomUUID,
       now: Date.now,
       settings: answerSettings(config.llm),
@@ -147,6 +149,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       eventLoopDelay.close();
       keyRevocations.close();
       redis.disconnect();
+      submitRedis.disconnect();
       await db.close().catch(() => {});
     },
   };

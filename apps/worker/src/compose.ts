@@ -35,7 +35,7 @@ import {
   QUEUE_NAMES,
 } from '@assistant/queue';
 import { createHealthRoutes, type Logger, type Metrics } from '@assistant/telemetry';
-import { Queue, Worker } from 'bullmq';
+import { MetricsTime, Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
 import { createAnswerProcessor, failAbandonedJob } from './answer-processor.ts';
@@ -264,6 +264,9 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       const answers = new Worker(QUEUE_NAMES.answer, processor.processAnswerJob, {
         ...bullOptions,
         concurrency: config.worker.concurrency,
+        // Per-minute completed/failed counts (an HINCRBY in BullMQ's finish script): the API's
+        // backlog gate reads the running total as the fleet's drain rate.
+        metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
       });
       answers.on('failed', (job, error) => failAbandonedJob(processor, logger, job, error));
       // A job whose lock could not be renewed now belongs to whichever worker takes it next: stop

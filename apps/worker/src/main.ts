@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { setPriority } from 'node:os';
 import { loadConfigOrExit } from '@assistant/config';
 import { runMigrations } from '@assistant/db';
 import {
@@ -27,6 +28,8 @@ async function main() {
     });
   }
   const metrics = createMetrics('worker');
+  // Lower (never raise) this process's CPU priority: see WORKER_NICE. Each pooled copy sets its own.
+  if (config.worker.nice > 0) setPriority(config.worker.nice);
 
   // Signals are handled from the first moment. Until the consumer starts nothing has been taken
   // and migrations run in one transaction, so a signal then simply ends the process; once the

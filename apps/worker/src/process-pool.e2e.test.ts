@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
 import { createQueryClient, type Stack, startStack, waitUntil } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,12 @@ afterAll(async () => {
   await fake?.close();
 });
 
+/** A process's niceness, field 19 of /proc/<pid>/stat (after the parenthesised command name). */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -43,6 +50,8 @@ describe('WORKER_PROCESSES=2', () => {
     );
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(pool.child.pid);
+    // WORKER_NICE (default 10): each consumer yields shared cores to the API.
+    expect(pids.map(niceOf)).toEqual([10, 10]);
     // Any process answers the shared health port.
     expect((await fetch(`${pool.url}/healthz`)).status).toBe(200);
 

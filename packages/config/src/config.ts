@@ -50,10 +50,17 @@ export const EnvSchema = z
     // guard; this one catches a loop that is truly stuck.
     API_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).default(1000),
     // Answer jobs waiting to start across the fleet at which new questions are refused the same
-    // way (apps/api/src/submission/backlog-gate.ts); 0 = no cap. Size it as the workers' drain
-    // rate times the longest wait worth accepting: 2000 is about a minute at the ~35 answers/s
-    // of one 2-core host, and lets 1000 users ask at once.
+    // way whatever the drain rate (apps/api/src/submission/backlog-gate.ts); 0 = no backlog gate
+    // at all. A hard cap behind QUEUE_MAX_WAIT_MS, which does the sizing: 2000 is about a minute
+    // at the ~35 answers/s of one 2-core host, and lets 1000 users ask at once.
     QUEUE_MAX_WAITING: z.coerce.number().int().min(0).default(2000),
+    // Longest estimated wait for a worker (ms: the backlog over the rate the fleet finishes jobs
+    // while saturated, measured from the answer queue's BullMQ metrics) at which a new question
+    // is still accepted; beyond it, 503 `overloaded` with Retry-After the time to drain back to
+    // it. 0 = count cap only. 15 s is the plan's p99 rollback trigger: accepting a longer wait
+    // would trip it by itself. A fresh fleet's first burst (no rate measured yet) meets only the
+    // count cap, so 1000 users asking at once on a cold stack are all taken.
+    QUEUE_MAX_WAIT_MS: z.coerce.number().int().min(0).default(15_000),
     // How old an API process's copy of that count may get (ms) before it reads it again.
     QUEUE_BACKLOG_REFRESH_MS: z.coerce.number().int().min(10).max(10_000).default(100),
     // Connections the kernel queues for an API process before it accepts them (listen backlog;
@@ -173,6 +180,14 @@ export const EnvSchema = z
     // orchestrator) sets `auto` for both.
     API_PROCESSES: processCount.default(1),
     WORKER_PROCESSES: processCount.default(1),
+    // Scheduling niceness a worker process gives itself at start (0–19; it only ever lowers its
+    // priority, so it needs no privilege). Where the API and the workers share cores (one host,
+    // `npm start`), a saturated worker then yields the CPU to the API, which keeps admitting,
+    // streaming and refusing promptly (a refusal costs about 1 ms of CPU, an answer about 20): in
+    // a 500 qps spike on 2 cores, refusals took p50 201 ms / p99 10.2 s at 0 and 28 ms / 2.1 s at
+    // 10, at the same throughput. The worker still gets every idle cycle, and where it runs alone
+    // in its own cgroup (a container) there is nobody to yield to, so 10 costs nothing there.
+    WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // Jobs one worker process runs at once. A job mostly waits on the LLM stream (I/O), and ONNX
     // embedding is micro-batched across jobs, so one process carries many; per-user fairness is
     // the tiers' maxRunning, the fleet-wide cap QUEUE_GLOBAL_CONCURRENCY.
@@ -291,13 +306,18 @@ function shape(env: Env) {
         maxInProgress: env.API_MAX_IN_PROGRESS,
         maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,
       },
-      backlog: { maxWaiting: env.QUEUE_MAX_WAITING, refreshMs: env.QUEUE_BACKLOG_REFRESH_MS },
+      backlog: {
+        maxWaiting: env.QUEUE_MAX_WAITING,
+        maxWaitMs: env.QUEUE_MAX_WAIT_MS,
+        refreshMs: env.QUEUE_BACKLOG_REFRESH_MS,
+      },
     },
     worker: {
       processes: env.WORKER_PROCESSES,
       port: env.WORKER_PORT,
       host: env.HOST,
       concurrency: env.WORKER_CONCURRENCY,
+      nice: env.WORKER_NICE,
       embeddingThreads: env.EMBEDDING_THREADS,
       globalConcurrency: env.QUEUE_GLOBAL_CONCURRENCY,
       lockMs: env.WORKER_LOCK_MS,

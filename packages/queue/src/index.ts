@@ -8,7 +8,7 @@ export type { NotesGenerations } from './notes-generation.ts';
 export { createNotesGenerations } from './notes-generation.ts';
 export type { AnswerQueue, IndexQueue, Producer, ProducerOptions } from './producer.ts';
 export { createAnswerQueue, createIndexQueue, createProducer } from './producer.ts';
-export { createQueueDepthGauge, type QueueDepthGauge } from './queue-depth.ts';
+export { createQueueDepthGauge, type QueueDepthGauge, readBacklog } from './queue-depth.ts';
 export type { RedisRole } from './redis.ts';
 export { connectRedis, createRedis, waitForRedis } from './redis.ts';
 export { isStreamId } from './stream-id.ts';

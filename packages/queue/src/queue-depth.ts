@@ -22,3 +22,22 @@ export function createQueueDepthGauge(
     }
   };
 }
+
+/**
+ * Reads what the API's backlog gate needs of the answer queue: the jobs waiting to start, and
+ * how many the fleet has finished (BullMQ's `completed` and `failed` metrics counts; the workers
+ * record them, see `metrics` on the answer worker). Three short scripts on the queue's connection.
+ */
+export async function readBacklog(
+  queue: Pick<Queue, 'getJobCounts' | 'getMetrics'>,
+): Promise<{ waiting: number; finished: number }> {
+  const [counts, completed, failed] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'delayed'),
+    queue.getMetrics('completed', 0, 0),
+    queue.getMetrics('failed', 0, 0),
+  ]);
+  return {
+    waiting: Object.values(counts).reduce((sum, n) => sum + n, 0),
+    finished: completed.meta.count + failed.meta.count,
+  };
+}

@@ -6,6 +6,12 @@ import { Redis, type RedisOptions } from 'ioredis';
  *   request gets a 503 instead of hanging. Not auto-pipelined: ioredis runs one auto-pipeline
  *   at a time per connection, so commands would queue behind one caught in a dropped connection
  *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage).
+ * - `submit`: the submit path's lookups and scripts in an API process (cache state, answer
+ *   cache, single-flight marker, admission): as `command`, but auto-pipelined. Under load many
+ *   submits reach the same step in one event-loop turn, and one socket write for all of them
+ *   replaces one each (a write is a system call, about a quarter of an API process's CPU in a
+ *   spike before this). The one-pipeline-at-a-time cost above is bounded here: every submit step
+ *   has its own deadline (503 when it passes), and readiness and the rest stay on `command`.
  * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`. Not auto-pipelined:
  *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline.
  * - `events`: a worker's appends to event streams (see below).
@@ -13,7 +19,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
  *   timeout, and a (re)subscribe fails after one failed reconnect instead of waiting forever.
  */
-export type RedisRole = 'command' | 'worker' | 'subscriber' | 'events';
+export type RedisRole = 'command' | 'submit' | 'worker' | 'subscriber' | 'events';
 
 const roleOptions: Record<RedisRole, RedisOptions> = {
   command: {
@@ -21,6 +27,13 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     commandTimeout: 5_000,
+  },
+  submit: {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 5_000,
+    enableAutoPipelining: true,
   },
   worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
   subscriber: { enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 },

@@ -1,19 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { createBacklogGate } from './backlog-gate.ts';
+import type { AppError } from '../app-error.ts';
+import { type BacklogReading, createBacklogGate } from './backlog-gate.ts';
 
-// The gate's arithmetic, with a hand-driven count source and clock.
-function setup(maxWaiting: number) {
+// The gate's arithmetic, with a hand-driven reading source and clock.
+function setup(maxWaiting: number, maxWaitMs = 0) {
   let now = 0;
-  const reads: ((count: number) => void)[] = [];
+  const reads: ((reading: BacklogReading) => void)[] = [];
   const gate = createBacklogGate(
-    { maxWaiting, refreshMs: 100 },
+    { maxWaiting, maxWaitMs, refreshMs: 100 },
     {
-      readBacklog: () => new Promise<number>((resolve) => reads.push(resolve)),
+      readBacklog: () => new Promise<BacklogReading>((resolve) => reads.push(resolve)),
       now: () => now,
       random: () => 0,
     },
   );
-  return { gate, reads, advance: (ms: number) => (now += ms) };
+  /** Lets `ms` pass, then one check starts a read that answers `reading`. */
+  async function tick(ms: number, reading: BacklogReading) {
+    now += ms;
+    const before = reads.length;
+    try {
+      gate.check();
+    } catch {
+      // a refusal still starts the read
+    }
+    expect(reads).toHaveLength(before + 1);
+    reads[before]!(reading);
+    await Promise.resolve();
+  }
+  const refusal = () => {
+    try {
+      gate.check();
+      return undefined;
+    } catch (error) {
+      return error as AppError;
+    }
+  };
+  return { gate, reads, tick, refusal, advance: (ms: number) => (now += ms) };
 }
 
 describe('createBacklogGate', () => {
@@ -27,20 +49,61 @@ describe('createBacklogGate', () => {
   it('keeps questions let through while a read was in flight on top of its count', async () => {
     const { gate, reads, advance } = setup(10);
     gate.check(); // starts read 1; this question may be missing from its count
-    reads[0]!(4);
+    reads[0]!({ waiting: 4, finished: 0 });
     await Promise.resolve();
     expect(gate.estimate()).toBe(5);
     advance(100);
     gate.check(); // starts read 2
     gate.check();
-    reads[1]!(5);
+    reads[1]!({ waiting: 5, finished: 0 });
     await Promise.resolve();
     expect(gate.estimate()).toBe(7);
   });
 
   it('is off at 0', () => {
-    const { gate, reads } = setup(0);
+    const { gate, reads } = setup(0, 10_000);
     for (let i = 0; i < 5; i++) gate.check();
     expect(reads).toHaveLength(0);
+  });
+
+  it('measures the drain rate only while jobs wait, and refuses a wait over the limit with the time to drain', async () => {
+    const { gate, tick, refusal } = setup(10_000, 10_000);
+    // An idle queue finishing 5 jobs/s is demand, not capacity: no rate.
+    for (let i = 1; i <= 30; i++) await tick(100, { waiting: 0, finished: i / 2 });
+    expect(gate.drainRate()).toBeUndefined();
+    // Saturated: 600 waiting, 40 jobs/s finished. Not trusted before 2 s of readings.
+    for (let i = 1; i <= 19; i++) await tick(100, { waiting: 600, finished: 15 + 4 * i });
+    expect(gate.drainRate()).toBeUndefined();
+    for (let i = 20; i <= 30; i++) await tick(100, { waiting: 600, finished: 15 + 4 * i });
+    expect(gate.drainRate()).toBeCloseTo(40, 5);
+    // 600 (+ the checks the ticks let through) ÷ 40/s ≈ 15 s > 10 s: refused; draining to 400
+    // at 40/s takes 5 s, the Retry-After.
+    const refused = refusal();
+    expect(refused?.code).toBe('overloaded');
+    expect(refused?.status).toBe(503);
+    expect(refused?.retryAfter).toBeGreaterThanOrEqual(5);
+    expect(refused?.retryAfter).toBeLessThanOrEqual(6);
+    expect(refused?.message).toMatch(/wait for a worker is about 1[5-6] s, over the 10 s limit/);
+  });
+
+  it('accepts a backlog the measured rate drains within the limit, and never refuses a short queue', async () => {
+    const { gate, tick, refusal } = setup(10_000, 10_000);
+    for (let i = 1; i <= 30; i++) await tick(100, { waiting: 300, finished: 4 * i });
+    expect(gate.drainRate()).toBeCloseTo(40, 5);
+    expect(refusal()).toBeUndefined(); // ~330 ÷ 40/s ≈ 8 s
+    // Workers stalled (nothing finishes) but only 10 wait: no overload.
+    const stalled = setup(10_000, 10_000);
+    for (let i = 1; i <= 30; i++) await stalled.tick(100, { waiting: 10, finished: 7 });
+    expect(stalled.gate.drainRate()).toBe(0);
+    expect(stalled.refusal()).toBeUndefined();
+  });
+
+  it('refuses when nothing drains and the queue is long, and a fresh fleet meets only the count cap', async () => {
+    const stalled = setup(10_000, 10_000);
+    for (let i = 1; i <= 30; i++) await stalled.tick(100, { waiting: 500, finished: 7 });
+    expect(stalled.refusal()?.retryAfter).toBe(30);
+    const fresh = setup(10_000, 10_000);
+    await fresh.tick(100, { waiting: 5_000, finished: 0 });
+    expect(fresh.refusal()).toBeUndefined();
   });
 });

@@ -4,17 +4,30 @@ import { AppError } from '../app-error.ts';
 export type BacklogGateOptions = {
   /**
    * Answer jobs waiting to start (waiting, prioritized and delayed, across the fleet) at which
-   * new questions are refused; 0 turns the gate off.
+   * new questions are refused whatever the drain rate; 0 turns the gate off.
    */
   maxWaiting: number;
-  /** How old the fleet's count may get before it is read again, ms. */
+  /**
+   * Longest estimated wait for a worker (backlog ÷ the fleet's measured drain rate) at which a
+   * new question is still accepted, ms; 0 turns the wait check off (the count cap still holds).
+   */
+  maxWaitMs: number;
+  /** How old the fleet's figures may get before they are read again, ms. */
   refreshMs: number;
+};
+
+/** One read of the answer queue, as Redis holds it. */
+export type BacklogReading = {
+  /** Jobs waiting to start (waiting, prioritized, delayed). */
+  waiting: number;
+  /** Jobs the fleet has finished (completed or failed) since the queue's metrics began; only ever grows. */
+  finished: number;
 };
 
 /** What the gate reads and reports; injected so it is testable without a queue. */
 export type BacklogGateDeps = {
-  /** The answer queue's jobs waiting to start, as Redis holds them (one round trip). */
-  readBacklog: () => Promise<number>;
+  /** The answer queue's backlog and finished count (a few commands, one round trip each). */
+  readBacklog: () => Promise<BacklogReading>;
   now: () => number;
   /** Called once per refusal, e.g. to count it in `assistant_overload_refusals_total{reason="backlog"}`. */
   onRefusal?: () => void;
@@ -22,20 +35,36 @@ export type BacklogGateDeps = {
   random?: () => number;
 };
 
+// The drain rate is measured over the last DRAIN_WINDOW_MS of readings taken while jobs were
+// waiting (the workers saturated, so finishing as fast as they can), and trusted once it spans
+// MIN_DRAIN_SPAN_MS. While the queue is empty, completions measure demand, not capacity: the
+// last rate measured busy stands.
+const DRAIN_WINDOW_MS = 5_000;
+const MIN_DRAIN_SPAN_MS = 2_000;
+// Below this many waiting jobs the wait check never refuses: a short queue is no overload, and a
+// rate measured on it is demand-bound.
+const MIN_WAITING_FOR_WAIT_CHECK = 64;
+// Retry-After of a refusal: the time the backlog needs to drain to the limit, within these
+// bounds, plus up to JITTER_S so refused clients do not all come back at once.
+const MIN_RETRY_S = 1;
+const MAX_RETRY_S = 30;
+const JITTER_S = 3;
+
 /**
- * Admission by backlog: a question that would queue behind `maxWaiting` others is refused at once
- * (503 `overloaded`, `Retry-After` 2–5 s) instead of being accepted and answered a minute later,
- * or not within the client's patience at all. Size `maxWaiting` as the fleet's drain rate times
- * the longest wait worth accepting.
+ * Admission by backlog: a question that would wait longer than `maxWaitMs` for a worker (the
+ * backlog divided by the rate the fleet has been finishing jobs), or queue behind `maxWaiting`
+ * others, is refused at once (503 `overloaded`, `Retry-After` the time to drain to the limit)
+ * instead of being accepted and answered a minute later, or not within the client's patience.
  *
- * The check never waits on Redis: it uses the last count read (at most `refreshMs` old, read in
+ * The check never waits on Redis: it uses the last reading (at most `refreshMs` old, read in
  * the background, one read at a time) plus the questions this process let through since, counted
  * when they pass the check (not when their job lands, so the submits in progress of a burst count
  * too), so a burst between two reads cannot overshoot by more than what the other API processes
  * let through meanwhile. A question let through that is then refused or fails stays counted
  * until the next read.
- * Until the first read, and when a read fails, the last figure stands (admission itself fails
- * closed when Redis is down).
+ * Until the first read, and when a read fails, the last figures stand (admission itself fails
+ * closed when Redis is down). Until a drain rate has been measured (a fresh fleet's first burst)
+ * only the count cap applies.
  */
 export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGateDeps) {
   const random = deps.random ?? Math.random;
@@ -43,6 +72,26 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
   let acceptedSinceRead = 0;
   let readAt = Number.NEGATIVE_INFINITY;
   let reading = false;
+  // Readings taken while jobs waited, oldest first, within DRAIN_WINDOW_MS of the newest.
+  let busy: { at: number; finished: number }[] = [];
+  let lastFinished: number | undefined;
+  /** Jobs per ms the fleet finished while saturated; undefined until measured. */
+  let drainPerMs: number | undefined;
+
+  function observe(at: number, reading: BacklogReading): void {
+    // A finished count that went back (the queue's metrics were reset) starts the window afresh.
+    if (lastFinished !== undefined && reading.finished < lastFinished) busy = [];
+    lastFinished = reading.finished;
+    if (reading.waiting === 0) {
+      busy = [];
+      return;
+    }
+    busy.push({ at, finished: reading.finished });
+    while (busy.length > 2 && at - (busy[0]?.at ?? at) > DRAIN_WINDOW_MS) busy.shift();
+    const first = busy[0];
+    if (first && at - first.at >= MIN_DRAIN_SPAN_MS)
+      drainPerMs = (reading.finished - first.finished) / (at - first.at);
+  }
 
   function refresh(): void {
     if (reading) return;
@@ -50,12 +99,13 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     const started = deps.now();
     const acceptedBefore = acceptedSinceRead;
     deps.readBacklog().then(
-      (count) => {
-        known = count;
+      (result) => {
+        known = result.waiting;
         // Questions accepted while the read was in flight may be missing from its count.
         acceptedSinceRead -= acceptedBefore;
         readAt = started;
         reading = false;
+        observe(started, result);
       },
       () => {
         readAt = started;
@@ -64,24 +114,45 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     );
   }
 
+  function refuse(message: string, retryAfterS: number): never {
+    deps.onRefusal?.();
+    throw new AppError('overloaded', message, {
+      status: 503,
+      retryAfter: Math.round(retryAfterS) + Math.floor(random() * (JITTER_S + 1)),
+    });
+  }
+
+  /** Estimated wait for a worker of a question joining `backlog`, ms (Infinity when nothing drains). */
+  function waitMsOf(backlog: number, rate: number): number {
+    return rate > 0 ? backlog / rate : Number.POSITIVE_INFINITY;
+  }
+
   return {
-    /** Throws 503 `overloaded` when the backlog is full, else counts the question in; call before admitting a new job. */
+    /** Throws 503 `overloaded` when the backlog is too long, else counts the question in; call before admitting a new job. */
     check(): void {
       if (options.maxWaiting === 0) return;
       if (deps.now() - readAt >= options.refreshMs) refresh();
-      if (known + acceptedSinceRead < options.maxWaiting) {
-        acceptedSinceRead += 1;
-        return;
+      const backlog = known + acceptedSinceRead;
+      if (backlog >= options.maxWaiting) {
+        refuse(`${options.maxWaiting} questions are already waiting for a worker; retry shortly`, 2);
       }
-      deps.onRefusal?.();
-      throw new AppError(
-        'overloaded',
-        `${options.maxWaiting} questions are already waiting for a worker; retry shortly`,
-        { status: 503, retryAfter: 2 + Math.floor(random() * 4) },
-      );
+      if (options.maxWaitMs > 0 && drainPerMs !== undefined && backlog >= MIN_WAITING_FOR_WAIT_CHECK) {
+        const waitMs = waitMsOf(backlog, drainPerMs);
+        if (waitMs > options.maxWaitMs) {
+          const drainS =
+            drainPerMs > 0 ? (backlog - drainPerMs * options.maxWaitMs) / drainPerMs / 1000 : MAX_RETRY_S;
+          refuse(
+            `the wait for a worker is about ${Math.ceil(Math.min(waitMs, 3_600_000) / 1000)} s, over the ${options.maxWaitMs / 1000} s limit; retry later`,
+            Math.min(MAX_RETRY_S, Math.max(MIN_RETRY_S, drainS)),
+          );
+        }
+      }
+      acceptedSinceRead += 1;
     },
     /** The gate's current estimate of the backlog. */
     estimate: () => known + acceptedSinceRead,
+    /** The fleet's drain rate while saturated, jobs/s; undefined until measured. */
+    drainRate: () => (drainPerMs === undefined ? undefined : drainPerMs * 1000),
   };
 }
 
