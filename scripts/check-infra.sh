@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the monitoring artifacts in infra/:
 #   - Prometheus config and alert rules are valid (promtool check config / check rules);
+#   - the Alertmanager config is valid (amtool check-config);
 #   - the alert rule unit tests pass (promtool test rules);
 #   - every alert has a `severity` label, `summary`, `description` and `runbook_url`, and at least
 #     one test case where it fires and one where it stays quiet;
@@ -11,7 +12,7 @@
 #   - the Dockerfile passes dockerfilelint (its contract, the compose file and the Kubernetes
 #     manifests are checked by scripts/*.test.ts in `npm test`).
 #
-# Needs promtool (Debian/Ubuntu: `apt-get install prometheus`), node and python3 (PyYAML for
+# Needs promtool and amtool (Debian/Ubuntu: `apt-get install prometheus prometheus-alertmanager`), node and python3 (PyYAML for
 # the rule-contract checks; skipped with a warning without it). Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -26,6 +27,14 @@ if ! command -v promtool >/dev/null 2>&1; then
   echo "or download prometheus from https://prometheus.io/download/ and put promtool on PATH." >&2
   exit 1
 fi
+
+if ! command -v amtool >/dev/null 2>&1; then
+  echo "amtool not found. Install it, e.g.: apt-get install -y prometheus-alertmanager (Debian/Ubuntu)." >&2
+  exit 1
+fi
+
+echo "== amtool check-config"
+amtool check-config infra/alertmanager/alertmanager.yml
 
 echo "== promtool check config"
 promtool check config "$PROM_DIR/prometheus.yml"
