@@ -17,6 +17,7 @@ import {
   createUsersRepo,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
+import { createCanaryGuard, createCanaryStats, createFlagSnapshot, createFlagStore } from '@assistant/flags';
 import { createAdmission, createBudget, createRunSlots } from '@assistant/limits';
 import {
   createExtractiveProvider,
@@ -34,7 +35,7 @@ import {
   createQueueDepthGauge,
   QUEUE_NAMES,
 } from '@assistant/queue';
-import { createHealthRoutes, type Logger, type Metrics } from '@assistant/telemetry';
+import { createHealthRoutes, createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
 import { Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
@@ -139,9 +140,70 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
     logger,
   });
+  const extractive = createExtractiveProvider();
   const chain = createFallbackChain(
-    { links: models.links, extractive: createExtractiveProvider() },
+    { links: models.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
     { logger },
+  );
+  // Chains that start with an experiment variant's model, built on first use and kept (each
+  // model its own breaker), then the configured fallback model.
+  const variantChains = new Map<
+    string,
+    { chain: typeof chain; worstCasePricing: ReturnType<typeof worstCasePricing>; close(): void }
+  >();
+  const chainFor = (model: string) => {
+    const known = variantChains.get(model);
+    if (known) return known;
+    const variantModels = createModelLinks(
+      { ...llm, model },
+      {
+        onStateChange: (name, state) =>
+          metrics.breakerState.set({ breaker: name }, BREAKER_STATE_VALUE[state]),
+        onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
+        logger,
+      },
+    );
+    const built = {
+      chain: createFallbackChain(
+        { links: variantModels.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
+        { logger },
+      ),
+      worstCasePricing: worstCasePricing(variantModels.links, llm.pricing),
+      close: () => variantModels.close(),
+    };
+    variantChains.set(model, built);
+    return built;
+  };
+
+  // Feature flags: an in-process copy, refreshed in the background; the canary guard watches
+  // the flags in partial rollout and rolls them back by itself.
+  const rollout = createRolloutMetrics(metrics.registry);
+  const flagStore = createFlagStore(redis, keys, { now: Date.now });
+  const flags = createFlagSnapshot(
+    {
+      store: flagStore,
+      defaultOff: config.flags.defaultOff,
+      logger,
+      onReload: (all) => {
+        for (const f of all)
+          rollout.flagRollout.set({ flag: f.name }, f.rule.enabled ? f.rule.percentage : 0);
+      },
+    },
+    { refreshMs: config.flags.refreshMs },
+  );
+  await flags.start();
+  const canaryStats = createCanaryStats(redis, keys, { flags });
+  const canaryGuard = createCanaryGuard(
+    {
+      flags,
+      stats: canaryStats,
+      store: flagStore,
+      now: Date.now,
+      logger,
+      onBreach: (flag, trigger, holding) => rollout.canaryBreach.set({ flag, trigger }, holding ? 1 : 0),
+      onRollback: (flag, trigger) => rollout.canaryRollbacks.inc({ flag, trigger }),
+    },
+    config.flags.canary,
   );
   const settings = answerSettings(llm);
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
@@ -155,6 +217,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     countTokens: (text) => model.countTokens(text),
     pricing: (provider, model) => (provider === 'extractive' ? noCost : llm.pricing(model)),
     worstCasePricing: worstCasePricing(models.links, llm.pricing),
+    chainFor,
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
@@ -191,6 +254,12 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     logger,
     now: Date.now,
     random: Math.random,
+    flags,
+    onFinished: (finished) => {
+      void canaryStats
+        .recordQuery(finished)
+        .catch((err: unknown) => logger.warn({ err }, 'canary counters unavailable'));
+    },
     options: {
       runSlotLeaseMs: config.worker.lockMs,
       runSlotRetryMs: config.worker.runSlotRetryMs,
@@ -256,9 +325,19 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     }),
   );
 
+  // What this process's flag snapshot holds now: a runtime override shows here within FLAGS_REFRESH_MS.
+  health.get('/flags', (c) =>
+    c.json({
+      version: flags.version(),
+      data: flags.all().map((f) => ({ name: f.name, source: f.source, rule: f.rule })),
+    }),
+  );
+
   return {
     health,
     modelInfo,
+    flags,
+    canaryGuard,
     async start() {
       await answerQueue.setGlobalConcurrency(config.worker.globalConcurrency);
       const answers = new Worker(QUEUE_NAMES.answer, processor.processAnswerJob, {
@@ -282,13 +361,17 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       }
       sweep.start();
       reconciler.start();
+      canaryGuard.start();
     },
     /** Stops taking jobs, waits for active ones (the caller bounds the wait), then closes clients. */
     async close() {
       sweep.stop();
       reconciler.stop();
+      canaryGuard.stop();
+      flags.close();
       await Promise.all(workers.map((w) => w.close()));
       models.close();
+      for (const variant of variantChains.values()) variant.close();
       await Promise.allSettled([answerQueue.close(), answerProducer.close(), indexQueue.close()]);
       await model.close();
       redis.disconnect();

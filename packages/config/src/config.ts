@@ -487,6 +487,23 @@ export function answerSettings(llm: Config['llm']): { provider: string; model: s
 }
 
 /**
+ * The answer settings of a question answered under an experiment variant: the variant's model
+ * and prompt version replace the defaults, so its answers are cached apart. Without a variant,
+ * `settings` as is. The API (lookups) and the worker (writes) both derive them here.
+ */
+export function settingsUnderVariant<S extends Record<string, unknown>>(
+  settings: S,
+  variant: { model?: string | undefined; prompt?: string | undefined } | undefined,
+): S {
+  if (!variant) return settings;
+  return {
+    ...settings,
+    ...(variant.model ? { model: variant.model } : {}),
+    ...(variant.prompt ? { prompt: variant.prompt } : {}),
+  };
+}
+
+/**
  * {@link loadConfig} for an app's `main.ts`: on a bad environment, prints every problem and exits
  * with EX_CONFIG (78) before any connection opens.
  */
