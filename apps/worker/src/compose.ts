@@ -12,12 +12,19 @@ import {
   createChunksRepo,
   createCostsRepo,
   createDb,
+  createExperimentsRepo,
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
-import { createCanaryGuard, createCanaryStats, createFlagSnapshot, createFlagStore } from '@assistant/flags';
+import {
+  assignedVariantOf,
+  createCanaryGuard,
+  createCanaryStats,
+  createFlagSnapshot,
+  createFlagStore,
+} from '@assistant/flags';
 import { createAdmission, createBudget, createRunSlots } from '@assistant/limits';
 import {
   createExtractiveProvider,
@@ -280,6 +287,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
   const answerProducer = createAnswerQueue(redis, keys, config.jobs);
   const users = createUsersRepo(db.db);
+  const experiments = createExperimentsRepo(db.db);
   const reconciler = createQueryReconciler(
     {
       queries,
@@ -296,6 +304,13 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         };
       },
       fail: (job, failure) => processor.failQuery(job, failure),
+      // A re-run answers under the variant the question was assigned (its model and prompt).
+      variantOf: async (row) => {
+        if (!row.experimentId || !row.experimentVariant) return undefined;
+        const experiment = await experiments.find(row.experimentId);
+        const variant = experiment?.variants.find((v) => v.name === row.experimentVariant);
+        return variant ? assignedVariantOf(row.experimentId, variant) : undefined;
+      },
       onReconciled: (action) => metrics.reconciledQueries.inc({ action }),
       logger,
       now: Date.now,

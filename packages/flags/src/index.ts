@@ -22,4 +22,4 @@ export { createFlagSnapshot } from './flag-snapshot.ts';
 export type { FlagActor, FlagOverrides, FlagStore } from './flag-store.ts';
 export { createFlagStore, StoredOverride } from './flag-store.ts';
 export { inRollout, ROLLOUT_BUCKETS, rolloutBucket } from './rollout-bucket.ts';
-export { assignVariant } from './variant-assignment.ts';
+export { assignedVariantOf, assignVariant } from './variant-assignment.ts';

@@ -1,4 +1,4 @@
-import type { ExperimentVariant } from '@assistant/contracts';
+import type { AssignedVariant, ExperimentVariant } from '@assistant/contracts';
 import { ROLLOUT_BUCKETS, rolloutBucket } from './rollout-bucket.ts';
 
 /**
@@ -21,4 +21,14 @@ export function assignVariant<V extends Pick<ExperimentVariant, 'name' | 'weight
     if (variant.weight > 0 && point < cumulative) return variant;
   }
   return [...variants].reverse().find((v) => v.weight > 0);
+}
+
+/** A variant as a job carries it to the worker: the experiment, the variant's name, its prompt and model. */
+export function assignedVariantOf(experimentId: string, variant: ExperimentVariant): AssignedVariant {
+  return {
+    experiment_id: experimentId,
+    variant: variant.name,
+    ...(variant.prompt ? { prompt: variant.prompt } : {}),
+    ...(variant.model ? { model: variant.model } : {}),
+  };
 }

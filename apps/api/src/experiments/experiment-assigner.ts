@@ -1,6 +1,6 @@
 import type { AssignedVariant, ExperimentVariant } from '@assistant/contracts';
 import type { ExperimentRow, ExperimentsRepo } from '@assistant/db';
-import { assignVariant, type Flags } from '@assistant/flags';
+import { assignedVariantOf, assignVariant, type Flags } from '@assistant/flags';
 import type { Logger } from '@assistant/telemetry';
 
 /** Collaborators of {@link createExperimentAssigner}. */
@@ -10,14 +10,8 @@ export type ExperimentAssignerDeps = {
   logger: Pick<Logger, 'warn'>;
 };
 
-function assigned(experiment: ExperimentRow, variant: ExperimentVariant): AssignedVariant {
-  return {
-    experiment_id: experiment.id,
-    variant: variant.name,
-    ...(variant.prompt ? { prompt: variant.prompt } : {}),
-    ...(variant.model ? { model: variant.model } : {}),
-  };
-}
+const assigned = (experiment: ExperimentRow, variant: ExperimentVariant): AssignedVariant =>
+  assignedVariantOf(experiment.id, variant);
 
 /**
  * Which variant a question is answered under, from an in-process copy of the running and the
