@@ -94,14 +94,28 @@ export type AnswerTask = {
   /** The experiment variant the question is answered under (its model and prompt). */
   experiment?: AssignedVariant;
   /**
-   * Features as the flags decided for this user when the run started (all on when absent):
-   * the exact and semantic caches, the budget reservation and the breakers.
+   * Features as the flags decided for this user when the run started (on when absent): the
+   * exact and semantic caches, the budget reservation and the breakers are honoured here;
+   * routing, scoring, escalation and tracing are decided for their steps to read (`on()` for the
+   * ones on by default; escalation, off by default, is `features?.escalation === true`).
    */
-  features?: Partial<Record<'exactCache' | 'semanticCache' | 'budgets' | 'breakers', boolean>>;
+  features?: Partial<
+    Record<
+      | 'exactCache'
+      | 'semanticCache'
+      | 'budgets'
+      | 'breakers'
+      | 'classificationRouting'
+      | 'qualityScoring'
+      | 'escalation'
+      | 'tracing',
+      boolean
+    >
+  >;
 };
 
 /** Whether a feature is on for this run (on unless the flags turned it off). */
-function on(task: AnswerTask, feature: keyof NonNullable<AnswerTask['features']>): boolean {
+export function on(task: AnswerTask, feature: keyof NonNullable<AnswerTask['features']>): boolean {
   return task.features?.[feature] !== false;
 }
 

@@ -115,6 +115,11 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       semanticCache: flags.enabled('semantic_cache', userId),
       budgets: flags.enabled('budgets', userId),
       breakers: flags.enabled('breakers', userId),
+      // Read by the features that land with them (routing, scoring, escalation, tracing).
+      classificationRouting: flags.enabled('classification_routing', userId),
+      qualityScoring: flags.enabled('quality_scoring', userId),
+      escalation: flags.enabled('escalation', userId),
+      tracing: flags.enabled('tracing', userId),
     };
   }
 
