@@ -32,6 +32,7 @@ COPY packages/config/package.json packages/config/
 COPY packages/contracts/package.json packages/contracts/
 COPY packages/db/package.json packages/db/
 COPY packages/embeddings/package.json packages/embeddings/
+COPY packages/flags/package.json packages/flags/
 COPY packages/limits/package.json packages/limits/
 COPY packages/llm/package.json packages/llm/
 COPY packages/queue/package.json packages/queue/

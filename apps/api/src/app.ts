@@ -12,7 +12,14 @@ import { createRequestContext } from './middleware/request-context.ts';
 import { createStreamTokenAuth } from './middleware/stream-token-auth.ts';
 import { buildOpenApi, renderDocsPage } from './openapi.ts';
 import { type AdminRoutesDeps, createAdminRoutes } from './routes/admin.ts';
+import { type AdminExperimentRoutesDeps, createAdminExperimentRoutes } from './routes/admin-experiments.ts';
+import { type AdminFlagRoutesDeps, createAdminFlagRoutes } from './routes/admin-flags.ts';
 import { createBrowserAppRoutes } from './routes/browser-app.ts';
+import {
+  createAdminFeedbackRoutes,
+  createFeedbackRoutes,
+  type FeedbackRoutesDeps,
+} from './routes/feedback.ts';
 
 import { createNoteRoutes, type NoteRoutesDeps } from './routes/notes.ts';
 import { createQueryRoutes, type QueryRoutesDeps } from './routes/queries.ts';
@@ -30,6 +37,9 @@ function bodyLimitOf(path: string): number {
 /** Everything the API needs, built once in `main.ts` (or by a test). */
 export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
   AdminRoutesDeps &
+  AdminFlagRoutesDeps &
+  AdminExperimentRoutesDeps &
+  FeedbackRoutesDeps &
   NoteRoutesDeps &
   QueueBoardDeps &
   UsageRoutesDeps & {
@@ -82,6 +92,9 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/admin/*', createAdminAuth(deps.options.adminToken));
   app.route('/v1/admin', createAdminRoutes(deps));
   app.route('/v1/admin/usage', usage.admin);
+  app.route('/v1/admin/flags', createAdminFlagRoutes(deps));
+  app.route('/v1/admin/experiments', createAdminExperimentRoutes(deps));
+  app.route('/v1/admin/feedback', createAdminFeedbackRoutes(deps));
 
   const userAuth = createUserAuth(deps.findKeyOwner, {
     cacheTtlMs: deps.options.keyCacheTtlMs,
@@ -91,6 +104,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/queries', userAuth);
   app.use('/v1/queries/*', createStreamTokenAuth(deps.streamTokens, userAuth));
   app.route('/v1/queries', createQueryRoutes(deps));
+  app.route('/v1/queries', createFeedbackRoutes(deps));
   app.use('/v1/notes', userAuth);
   app.use('/v1/notes/*', userAuth);
   app.route('/v1/notes', createNoteRoutes(deps));

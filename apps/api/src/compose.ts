@@ -4,10 +4,13 @@ import { answerSettings, type Config, limitsFor } from '@assistant/config';
 import {
   createCostsRepo,
   createDb,
+  createExperimentsRepo,
+  createFeedbackRepo,
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
 } from '@assistant/db';
+import { createCanaryStats, createFlagSnapshot, createFlagStore } from '@assistant/flags';
 import { createAdmission, createBudget } from '@assistant/limits';
 import {
   connectRedis,
@@ -18,15 +21,22 @@ import {
   createNotesGenerations,
   readBacklog,
 } from '@assistant/queue';
-import type { Logger, Metrics } from '@assistant/telemetry';
+import { createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
 import { createAdminSessions } from './admin-session.ts';
 import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
+import { createExperimentAssigner } from './experiments/experiment-assigner.ts';
 import { createKeyRevocations } from './key-revocations.ts';
 import { createStreamReader } from './stream-reader.ts';
 import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
+
+/**
+ * Prompt versions an experiment may name until the versioned prompt templates list them: the
+ * one prompt the worker builds today.
+ */
+const KNOWN_PROMPTS: readonly string[] = ['answer@1'];
 
 /**
  * Builds every client the API uses, once, from validated config, and the app over them. `main.ts`
@@ -74,6 +84,30 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     dailyBudgetMicros: config.limits.global.dailyBudgetMicros,
   };
 
+  // Feature flags: an in-process copy refreshed in the background (no Redis call per request).
+  const rollout = createRolloutMetrics(metrics.registry);
+  const flagStore = createFlagStore(redis, keys, { now: Date.now });
+  const flags = createFlagSnapshot(
+    {
+      store: flagStore,
+      defaultOff: config.flags.defaultOff,
+      logger,
+      onReload: (all) => {
+        for (const f of all)
+          rollout.flagRollout.set({ flag: f.name }, f.rule.enabled ? f.rule.percentage : 0);
+      },
+    },
+    { refreshMs: config.flags.refreshMs },
+  );
+  await flags.start();
+  const canaryStats = createCanaryStats(redis, keys, { flags });
+  const experiments = createExperimentsRepo(db.db);
+  const assigner = createExperimentAssigner(
+    { experiments, flags, logger },
+    { refreshMs: config.flags.experimentsRefreshMs },
+  );
+  await assigner.start();
+
   const app = createApp({
     queries,
     users,
@@ -98,6 +132,16 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       settings: answerSettings(config.llm),
       logger,
       global,
+      flags,
+      assignExperiment: (userId) => {
+        const assigned = assigner.assign(userId);
+        if (assigned)
+          rollout.experimentAssignments.inc({
+            experiment: assigned.experiment_id,
+            variant: assigned.variant,
+          });
+        return assigned;
+      },
     }),
     limitsOf,
     events,
@@ -115,6 +159,22 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       ttlMs: config.auth.streamTokenTtlMs,
       now: Date.now,
     }),
+    flags,
+    flagStore,
+    experiments,
+    knownPrompt: (ref) => KNOWN_PROMPTS.includes(ref),
+    refreshAssignments: () => assigner.refresh(),
+    feedback: createFeedbackRepo(db.db),
+    onFeedback: ({ userId, rating, previous }) => {
+      if (rating === previous) return;
+      rollout.feedback.inc({ rating });
+      // Counted once per query turning down, for the canary guard's thumbs-down trigger.
+      if (rating === 'down') {
+        void canaryStats
+          .recordThumbsDown({ userId, at: Date.now() })
+          .catch((err: unknown) => logger.warn({ err }, 'canary feedback count failed'));
+      }
+    },
     boardQueues: [queue.queue, indexQueue.queue],
     adminSessions: createAdminSessions({
       adminToken: config.auth.adminToken,
@@ -138,7 +198,20 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
 
   return {
     app,
-    parts: { redis, db, keys, queue, indexQueue, events, generations, epochs, admission },
+    parts: {
+      redis,
+      db,
+      keys,
+      queue,
+      indexQueue,
+      events,
+      generations,
+      epochs,
+      admission,
+      flags,
+      flagStore,
+      assigner,
+    },
     /** Ends open SSE streams (with a reconnect hint) and long-polls; call before closing the server. */
     beginShutdown() {
       reader.close();
@@ -146,6 +219,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     async close() {
       await Promise.allSettled([queue.close(), indexQueue.close()]);
       reader.close();
+      flags.close();
+      assigner.close();
       eventLoopDelay.close();
       keyRevocations.close();
       redis.disconnect();

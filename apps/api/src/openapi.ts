@@ -2,14 +2,21 @@ import {
   ApiKeyView,
   CreatedApiKey,
   CreatedUser,
+  CreateExperiment,
   CreateUser,
   ErrorBody,
+  FeedbackBody,
+  FeedbackView,
+  FlagChange,
+  FlagPatch,
+  FlagView,
   Me,
   NoteBatch,
   NoteBatchResult,
   NoteInput,
   NotePatch,
   NoteView,
+  PromoteExperiment,
   QueryEvent,
   QueryView,
   RevokedApiKey,
@@ -92,6 +99,20 @@ export function buildOpenApi() {
               description: 'text/event-stream; each `data:` is a QueryEvent',
               content: { 'text/event-stream': { schema: { $ref: '#/components/schemas/QueryEvent' } } },
             },
+            ...common,
+          },
+        },
+      },
+      '/v1/queries/{id}/feedback': {
+        post: {
+          summary:
+            'Thumbs up or down on a finished question of yours (one per question; a second one replaces it)',
+          parameters: [idParam('id')],
+          requestBody: body(FeedbackBody),
+          responses: {
+            '200': { description: 'replaced the earlier rating', content: json(FeedbackView) },
+            '201': { description: 'stored', content: json(FeedbackView) },
+            '409': error('the question has not finished (`query_not_finished`)'),
             ...common,
           },
         },
@@ -231,6 +252,150 @@ export function buildOpenApi() {
           summary: 'Purge answer caches (all, a user, a tier)',
           security: [{ adminToken: [] }],
           responses: { '200': { description: 'purged' }, ...common },
+        },
+      },
+      '/v1/admin/flags': {
+        get: {
+          summary: 'Every feature flag: its rule and whether it is the config default or an override',
+          security: [{ adminToken: [] }],
+          responses: {
+            '200': { description: 'flags', content: json(z.object({ data: z.array(FlagView) })) },
+            ...common,
+          },
+        },
+      },
+      '/v1/admin/flags/changes': {
+        get: {
+          summary: 'The flag change log, newest first (who, when, before, after, why)',
+          security: [{ adminToken: [] }],
+          parameters: [
+            { name: 'flag', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          ],
+          responses: {
+            '200': { description: 'changes', content: json(z.object({ data: z.array(FlagChange) })) },
+            ...common,
+            '404': error('unknown flag (`unknown_flag`)'),
+          },
+        },
+      },
+      '/v1/admin/flags/{name}': {
+        get: {
+          summary: 'One flag',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('name')],
+          responses: {
+            '200': { description: 'the flag', content: json(FlagView) },
+            ...common,
+            '404': error('unknown flag (`unknown_flag`)'),
+          },
+        },
+        patch: {
+          summary:
+            'Change a flag (on/off, percentage rollout, allow and deny lists); seen by every process within FLAGS_REFRESH_MS',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('name'), { name: 'X-Actor', in: 'header', schema: { type: 'string' } }],
+          requestBody: body(FlagPatch),
+          responses: {
+            '200': { description: 'the flag now', content: json(FlagView) },
+            ...common,
+            '404': error('unknown flag (`unknown_flag`)'),
+          },
+        },
+        delete: {
+          summary: 'Reset a flag to its config default',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('name'), { name: 'X-Actor', in: 'header', schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'the flag now', content: json(FlagView) },
+            ...common,
+            '404': error('unknown flag (`unknown_flag`)'),
+          },
+        },
+      },
+      '/v1/admin/feedback': {
+        get: {
+          summary: 'Recent feedback, newest change first (`rating`, `before`, `limit`)',
+          security: [{ adminToken: [] }],
+          responses: {
+            '200': { description: 'feedback', content: json(z.object({ data: z.array(FeedbackView) })) },
+            ...common,
+          },
+        },
+      },
+      '/v1/admin/experiments': {
+        get: {
+          summary: 'Experiments, newest first',
+          security: [{ adminToken: [] }],
+          responses: { '200': { description: 'experiments' }, ...common },
+        },
+        post: {
+          summary:
+            'Create an experiment: variants with weights, each a prompt version and/or a model (the first is the control)',
+          security: [{ adminToken: [] }],
+          requestBody: body(CreateExperiment),
+          responses: {
+            '201': { description: 'created (draft)' },
+            ...common,
+            '400': error(
+              '`invalid_weights` (weights do not sum to a positive number), `unknown_prompt`, `invalid_request`',
+            ),
+          },
+        },
+      },
+      '/v1/admin/experiments/{id}': {
+        get: {
+          summary: 'One experiment',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: { '200': { description: 'experiment' }, ...common },
+        },
+      },
+      '/v1/admin/experiments/{id}/start': {
+        post: {
+          summary: 'Start (or resume) an experiment: sticky assignment by user hash begins',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: {
+            '200': { description: 'running' },
+            '409': error('`experiment_state`, or another runs (`experiment_conflict`)'),
+            ...common,
+          },
+        },
+      },
+      '/v1/admin/experiments/{id}/stop': {
+        post: {
+          summary: 'Stop an experiment',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: {
+            '200': { description: 'stopped' },
+            '409': error('not running (`experiment_state`)'),
+            ...common,
+          },
+        },
+      },
+      '/v1/admin/experiments/{id}/promote': {
+        post: {
+          summary: 'Promote a variant: its prompt and model become the default for everyone',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          requestBody: body(PromoteExperiment),
+          responses: {
+            '200': { description: 'promoted' },
+            '409': error('`experiment_state`'),
+            ...common,
+            '400': error('`unknown_variant`'),
+          },
+        },
+      },
+      '/v1/admin/experiments/{id}/results': {
+        get: {
+          summary:
+            'Per variant: queries, mean quality, thumbs-up rate, cost per query, p95 latency; thumbs-up difference vs control with 95% CI, z-test and the sample size still needed',
+          security: [{ adminToken: [] }],
+          parameters: [idParam('id')],
+          responses: { '200': { description: 'results' }, ...common },
         },
       },
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'up' } } } },

@@ -1,6 +1,7 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint } from '@assistant/cache';
-import type { Answer, QueryEvent, Source, Tier } from '@assistant/contracts';
+import { settingsUnderVariant } from '@assistant/config';
+import type { Answer, AssignedVariant, QueryEvent, Source, Tier } from '@assistant/contracts';
 import {
   type CostsRepo,
   ledgerEntryOf,
@@ -43,6 +44,11 @@ export type AnswerPipelineDeps = {
   pricing: (provider: string, model: string) => Pricing;
   /** Price of the most expensive model the chain may use: what a reservation assumes. */
   worstCasePricing: Pricing;
+  /**
+   * The chain (and its worst-case price) that starts with a given model, for a question whose
+   * experiment variant names one; absent: every question uses `chain`.
+   */
+  chainFor?: (model: string) => { chain: FallbackChain; worstCasePricing: Pricing };
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
@@ -85,7 +91,33 @@ export type AnswerTask = {
   nextSeq: () => number;
   /** Aborted when this run lost its job (lock not renewed): stops the LLM call. */
   signal?: AbortSignal;
+  /** The experiment variant the question is answered under (its model and prompt). */
+  experiment?: AssignedVariant;
+  /**
+   * Features as the flags decided for this user when the run started (on when absent): the
+   * exact and semantic caches, the budget reservation and the breakers are honoured here;
+   * routing, scoring, escalation and tracing are decided for their steps to read (`on()` for the
+   * ones on by default; escalation, off by default, is `features?.escalation === true`).
+   */
+  features?: Partial<
+    Record<
+      | 'exactCache'
+      | 'semanticCache'
+      | 'budgets'
+      | 'breakers'
+      | 'classificationRouting'
+      | 'qualityScoring'
+      | 'escalation'
+      | 'tracing',
+      boolean
+    >
+  >;
 };
+
+/** Whether a feature is on for this run (on unless the flags turned it off). */
+export function on(task: AnswerTask, feature: keyof NonNullable<AnswerTask['features']>): boolean {
+  return task.features?.[feature] !== false;
+}
 
 /** Thrown when another run (a rescuer after a lost lock) owns the query now: stop quietly. */
 export class SupersededError extends Error {
@@ -183,22 +215,30 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       costMicros: 0,
       cached: false,
       pricing: FREE,
-      cache: task.bypassCache
-        ? undefined
-        : () =>
-            deps.answerCache.set({
-              state,
-              query: task.query,
-              settings: deps.settings,
-              answer,
-              evidence: [],
-              fallback: false,
-            }),
+      cache:
+        task.bypassCache || !on(task, 'exactCache')
+          ? undefined
+          : () =>
+              deps.answerCache.set({
+                state,
+                query: task.query,
+                settings: settingsUnderVariant(deps.settings, task.experiment),
+                answer,
+                evidence: [],
+                fallback: false,
+              }),
     });
   }
 
   async function runAnswerPipeline(task: AnswerTask): Promise<void> {
     const { queryId, userId, query } = task;
+    // A variant's model and prompt are part of what its answers are cached under.
+    const settings = settingsUnderVariant(deps.settings, task.experiment);
+    // Model precedence: the experiment variant's model, else the default chain.
+    const picked =
+      task.experiment?.model && deps.chainFor
+        ? deps.chainFor(task.experiment.model)
+        : { chain: deps.chain, worstCasePricing: deps.worstCasePricing };
     const state = await deps.epochs.readCacheState(userId, task.tier);
     const classification = await step('classify', () => classifyQuery(query));
     // One inference per question: retrieval and the semantic cache share its vector.
@@ -235,17 +275,18 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     }));
     const evidenceKey = evidenceFingerprint(evidence);
 
-    const similar = task.bypassCache
-      ? undefined
-      : await step('semantic_cache', () =>
-          deps.semanticCache.lookup({
-            state,
-            settings: deps.settings,
-            query,
-            vector: vector!,
-            evidenceKey,
-          }),
-        );
+    const similar =
+      task.bypassCache || !on(task, 'semanticCache')
+        ? undefined
+        : await step('semantic_cache', () =>
+            deps.semanticCache.lookup({
+              state,
+              settings,
+              query,
+              vector: vector!,
+              evidenceKey,
+            }),
+          );
     if (similar) {
       const answer: Answer = {
         ...similar,
@@ -261,19 +302,22 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     // Reserve the worst case before spending: the prompt plus every token we allow, at the
     // dearest price in the chain. A retry of this query reuses its reservation.
     const promptTokens = context.messages.reduce((n, m) => n + deps.countTokens(m.content) + 4, 0);
-    const worstCase = costMicros(deps.worstCasePricing, {
+    const worstCase = costMicros(picked.worstCasePricing, {
       promptTokens,
       completionTokens: deps.options.maxTokens,
     });
-    const reservation = await step('reserve_budget', () =>
-      deps.budget.reserve({
-        userId,
-        queryId,
-        amountMicros: worstCase,
-        userBudgetMicros: task.dailyBudgetMicros,
-        globalBudgetMicros: deps.global.dailyBudgetMicros,
-      }),
-    );
+    // The `budgets` flag off: nothing is reserved or refused (the spend is still settled).
+    const reservation = on(task, 'budgets')
+      ? await step('reserve_budget', () =>
+          deps.budget.reserve({
+            userId,
+            queryId,
+            amountMicros: worstCase,
+            userBudgetMicros: task.dailyBudgetMicros,
+            globalBudgetMicros: deps.global.dailyBudgetMicros,
+          }),
+        )
+      : ({ ok: true } as const);
     if (!reservation.ok) {
       throw new TerminalError(
         'budget_exceeded',
@@ -289,7 +333,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       deps.options.tokenBatch,
     );
     const result = await step('generate', async () => {
-      const generated = await deps.chain.generate(
+      const generated = await picked.chain.generate(
         {
           messages: context.messages,
           query,
@@ -299,7 +343,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         },
         tokens.push,
         {
-          ...(task.bypassCache ? {} : { cachedAnswer: () => deps.cachedAnswer({ state, query }) }),
+          ...(task.bypassCache || !on(task, 'exactCache')
+            ? {}
+            : { cachedAnswer: () => deps.cachedAnswer({ state, query }) }),
+          breakers: on(task, 'breakers'),
           onRestart: async (notice) => {
             await tokens.flush();
             tokens.reset();
@@ -334,24 +381,29 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       });
       const cacheable = !task.bypassCache && !cached;
       const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
-      await finish(task, answer, {
-        costMicros: cost,
-        cached,
-        pricing,
-        cache: cacheable
-          ? () =>
-              Promise.all([
-                deps.answerCache.set({ state, query, settings: deps.settings, ...candidate }),
+      const writes = [
+        ...(on(task, 'exactCache')
+          ? [() => deps.answerCache.set({ state, query, settings, ...candidate })]
+          : []),
+        ...(on(task, 'semanticCache')
+          ? [
+              () =>
                 deps.semanticCache.store({
                   state,
-                  settings: deps.settings,
+                  settings,
                   query,
                   vector: vector!,
                   evidenceKey,
                   ...candidate,
                 }),
-              ])
-          : undefined,
+            ]
+          : []),
+      ];
+      await finish(task, answer, {
+        costMicros: cost,
+        cached,
+        pricing,
+        cache: cacheable && writes.length > 0 ? () => Promise.all(writes.map((write) => write())) : undefined,
       });
     });
   }

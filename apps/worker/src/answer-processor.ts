@@ -1,6 +1,7 @@
 import type { SingleFlight } from '@assistant/cache';
 import { AnswerJob, type ErrorCode } from '@assistant/contracts';
 import { type QueriesRepo, type QueryRow, terminalEventOf } from '@assistant/db';
+import type { Flags } from '@assistant/flags';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
@@ -26,6 +27,10 @@ export type AnswerProcessorDeps = {
   logger: Logger;
   now: () => number;
   random: () => number;
+  /** Runtime feature flags (in-process snapshot): which features this user's run uses. */
+  flags?: Pick<Flags, 'enabled'>;
+  /** A question finished for good (succeeded, or failed on its last attempt): the canary counters. */
+  onFinished?: (input: { userId: string; failed: boolean; latencyMs: number; at: number }) => void;
   options: {
     /** Lease of a per-user run slot; renewed while the job runs. */
     runSlotLeaseMs: number;
@@ -101,6 +106,28 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     await closeQuery(job, 'failed');
   }
 
+  /** The features the flags give this user now (read from memory, once per run). */
+  function featuresOf(userId: string) {
+    const flags = deps.flags;
+    if (!flags) return undefined;
+    return {
+      exactCache: flags.enabled('exact_cache', userId),
+      semanticCache: flags.enabled('semantic_cache', userId),
+      budgets: flags.enabled('budgets', userId),
+      breakers: flags.enabled('breakers', userId),
+      // Read by the features that land with them (routing, scoring, escalation, tracing).
+      classificationRouting: flags.enabled('classification_routing', userId),
+      qualityScoring: flags.enabled('quality_scoring', userId),
+      escalation: flags.enabled('escalation', userId),
+      tracing: flags.enabled('tracing', userId),
+    };
+  }
+
+  function finished(payload: AnswerJob, failed: boolean): void {
+    const at = deps.now();
+    deps.onFinished?.({ userId: payload.user_id, failed, latencyMs: at - payload.enqueued_at, at });
+  }
+
   /** Puts a job back to wait, without spending an attempt; BullMQ needs the DelayedError thrown. */
   async function postpone(job: Job, token: string | undefined, baseMs: number): Promise<never> {
     await job.moveToDelayed(deps.now() + baseMs * (0.5 + deps.random()), token);
@@ -169,9 +196,12 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         owner,
         nextSeq: () => ++seq,
         signal,
+        ...(payload.experiment ? { experiment: payload.experiment } : {}),
+        features: featuresOf(payload.user_id),
       });
       end({ outcome: 'succeeded' });
       deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
+      finished(payload, false);
       await closeQuery(payload, 'succeeded');
     } catch (error) {
       if (error instanceof SupersededError) {
@@ -197,6 +227,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       if (!final) throw error;
       await failQuery(payload, toFailure(error));
       deps.metrics.queryDuration.observe({ outcome: 'failed' }, (deps.now() - payload.enqueued_at) / 1000);
+      finished(payload, true);
       throw error instanceof UnrecoverableError
         ? error
         : new UnrecoverableError(String((error as Error)?.message));

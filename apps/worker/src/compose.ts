@@ -12,11 +12,19 @@ import {
   createChunksRepo,
   createCostsRepo,
   createDb,
+  createExperimentsRepo,
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
+import {
+  assignedVariantOf,
+  createCanaryGuard,
+  createCanaryStats,
+  createFlagSnapshot,
+  createFlagStore,
+} from '@assistant/flags';
 import { createAdmission, createBudget, createRunSlots } from '@assistant/limits';
 import {
   createExtractiveProvider,
@@ -34,7 +42,7 @@ import {
   createQueueDepthGauge,
   QUEUE_NAMES,
 } from '@assistant/queue';
-import { createHealthRoutes, type Logger, type Metrics } from '@assistant/telemetry';
+import { createHealthRoutes, createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
 import { MetricsTime, Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
@@ -139,9 +147,70 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
     logger,
   });
+  const extractive = createExtractiveProvider();
   const chain = createFallbackChain(
-    { links: models.links, extractive: createExtractiveProvider() },
+    { links: models.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
     { logger },
+  );
+  // Chains that start with an experiment variant's model, built on first use and kept (each
+  // model its own breaker), then the configured fallback model.
+  const variantChains = new Map<
+    string,
+    { chain: typeof chain; worstCasePricing: ReturnType<typeof worstCasePricing>; close(): void }
+  >();
+  const chainFor = (model: string) => {
+    const known = variantChains.get(model);
+    if (known) return known;
+    const variantModels = createModelLinks(
+      { ...llm, model },
+      {
+        onStateChange: (name, state) =>
+          metrics.breakerState.set({ breaker: name }, BREAKER_STATE_VALUE[state]),
+        onEvent: (name, event) => metrics.breakerEvents.inc({ breaker: name, event }),
+        logger,
+      },
+    );
+    const built = {
+      chain: createFallbackChain(
+        { links: variantModels.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
+        { logger },
+      ),
+      worstCasePricing: worstCasePricing(variantModels.links, llm.pricing),
+      close: () => variantModels.close(),
+    };
+    variantChains.set(model, built);
+    return built;
+  };
+
+  // Feature flags: an in-process copy, refreshed in the background; the canary guard watches
+  // the flags in partial rollout and rolls them back by itself.
+  const rollout = createRolloutMetrics(metrics.registry);
+  const flagStore = createFlagStore(redis, keys, { now: Date.now });
+  const flags = createFlagSnapshot(
+    {
+      store: flagStore,
+      defaultOff: config.flags.defaultOff,
+      logger,
+      onReload: (all) => {
+        for (const f of all)
+          rollout.flagRollout.set({ flag: f.name }, f.rule.enabled ? f.rule.percentage : 0);
+      },
+    },
+    { refreshMs: config.flags.refreshMs },
+  );
+  await flags.start();
+  const canaryStats = createCanaryStats(redis, keys, { flags });
+  const canaryGuard = createCanaryGuard(
+    {
+      flags,
+      stats: canaryStats,
+      store: flagStore,
+      now: Date.now,
+      logger,
+      onBreach: (flag, trigger, holding) => rollout.canaryBreach.set({ flag, trigger }, holding ? 1 : 0),
+      onRollback: (flag, trigger) => rollout.canaryRollbacks.inc({ flag, trigger }),
+    },
+    config.flags.canary,
   );
   const settings = answerSettings(llm);
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
@@ -155,6 +224,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     countTokens: (text) => model.countTokens(text),
     pricing: (provider, model) => (provider === 'extractive' ? noCost : llm.pricing(model)),
     worstCasePricing: worstCasePricing(models.links, llm.pricing),
+    chainFor,
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
@@ -191,6 +261,12 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     logger,
     now: Date.now,
     random: Math.random,
+    flags,
+    onFinished: (finished) => {
+      void canaryStats
+        .recordQuery(finished)
+        .catch((err: unknown) => logger.warn({ err }, 'canary counters unavailable'));
+    },
     options: {
       runSlotLeaseMs: config.worker.lockMs,
       runSlotRetryMs: config.worker.runSlotRetryMs,
@@ -211,6 +287,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
   const answerProducer = createAnswerQueue(redis, keys, config.jobs);
   const users = createUsersRepo(db.db);
+  const experiments = createExperimentsRepo(db.db);
   const reconciler = createQueryReconciler(
     {
       queries,
@@ -227,6 +304,13 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         };
       },
       fail: (job, failure) => processor.failQuery(job, failure),
+      // A re-run answers under the variant the question was assigned (its model and prompt).
+      variantOf: async (row) => {
+        if (!row.experimentId || !row.experimentVariant) return undefined;
+        const experiment = await experiments.find(row.experimentId);
+        const variant = experiment?.variants.find((v) => v.name === row.experimentVariant);
+        return variant ? assignedVariantOf(row.experimentId, variant) : undefined;
+      },
       onReconciled: (action) => metrics.reconciledQueries.inc({ action }),
       logger,
       now: Date.now,
@@ -256,9 +340,19 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     }),
   );
 
+  // What this process's flag snapshot holds now: a runtime override shows here within FLAGS_REFRESH_MS.
+  health.get('/flags', (c) =>
+    c.json({
+      version: flags.version(),
+      data: flags.all().map((f) => ({ name: f.name, source: f.source, rule: f.rule })),
+    }),
+  );
+
   return {
     health,
     modelInfo,
+    flags,
+    canaryGuard,
     async start() {
       await answerQueue.setGlobalConcurrency(config.worker.globalConcurrency);
       const answers = new Worker(QUEUE_NAMES.answer, processor.processAnswerJob, {
@@ -285,13 +379,17 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       }
       sweep.start();
       reconciler.start();
+      canaryGuard.start();
     },
     /** Stops taking jobs, waits for active ones (the caller bounds the wait), then closes clients. */
     async close() {
       sweep.stop();
       reconciler.stop();
+      canaryGuard.stop();
+      flags.close();
       await Promise.all(workers.map((w) => w.close()));
       models.close();
+      for (const variant of variantChains.values()) variant.close();
       await Promise.allSettled([answerQueue.close(), answerProducer.close(), indexQueue.close()]);
       await model.close();
       redis.disconnect();

@@ -1,5 +1,5 @@
 import type { QueryEvent } from '@assistant/contracts';
-import { queries as queriesTable } from '@assistant/db';
+import { createExperimentsRepo, queries as queriesTable } from '@assistant/db';
 import { waitUntil } from '@assistant/testing';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +74,36 @@ describe('the query reconciler', () => {
     expect(await env.queries.find(job.query_id)).toMatchObject({ status: 'queued' });
     expect(await eventsOf(job.query_id)).toEqual([{ type: 'queued', query_id: job.query_id }]);
     await (await worker.answerQueue.queue.getJob(job.query_id))?.remove();
+  });
+
+  it('re-enqueues a query under the experiment variant recorded on its row', async () => {
+    const experiments = createExperimentsRepo(env.db.db);
+    await experiments.create({
+      id: 'exp_reconcile',
+      name: 'reconcile',
+      variants: [
+        { name: 'control', weight: 1 },
+        { name: 'big', weight: 1, model: 'big-model', prompt: 'answer@1' },
+      ],
+    });
+    const job = await worker.queueQuery(userId, 'Which variant answers me after a loss?');
+    await env.db.db
+      .update(queriesTable)
+      .set({ experimentId: 'exp_reconcile', experimentVariant: 'big' })
+      .where(eq(queriesTable.id, job.query_id));
+    const requeued = await waitUntil(
+      async () => (await worker.answerQueue.queue.getJob(job.query_id)) ?? undefined,
+      {
+        what: 'the reconciler to re-enqueue the query',
+        timeoutMs: 20_000,
+      },
+    );
+    expect(requeued.data.experiment).toEqual({
+      experiment_id: 'exp_reconcile',
+      variant: 'big',
+      model: 'big-model',
+      prompt: 'answer@1',
+    });
+    await worker.waitFinished(job.query_id, 20_000);
   });
 });

@@ -30,6 +30,8 @@ export type QueryReconcilerDeps = {
   askerOf: (userId: string) => Promise<Pick<AnswerJob, 'tier' | 'limits'> | undefined>;
   /** Ends a query with one terminal error (the processor's conditional `failQuery`). */
   fail: (job: Pick<AnswerJob, 'query_id' | 'user_id'>, failure: Failure) => Promise<void>;
+  /** The experiment variant recorded on the row, as the job carries it (its prompt and model). */
+  variantOf?: (row: QueryRow) => Promise<AnswerJob['experiment']>;
   onReconciled?: (action: 'requeued' | 'expired') => void;
   logger: Logger;
   now: () => number;
@@ -64,6 +66,7 @@ export function createQueryReconciler(deps: QueryReconcilerDeps, options: QueryR
     const asker = await deps.askerOf(row.userId);
     if (!asker) return undefined; // the user was deleted: its rows go with it
     if (state !== 'unknown') await deps.removeJob(row.id);
+    const experiment = await deps.variantOf?.(row);
     await deps.enqueue({
       query_id: row.id,
       user_id: row.userId,
@@ -73,6 +76,7 @@ export function createQueryReconciler(deps: QueryReconcilerDeps, options: QueryR
       bypass_cache: false,
       trace: {},
       enqueued_at: now,
+      ...(experiment ? { experiment } : {}),
     });
     return 'requeued';
   }

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { FLAG_NAMES, type FlagName } from '@assistant/contracts';
 import { z } from 'zod';
 import { mergeTiers, TiersOverride } from './tiers.ts';
 
@@ -254,6 +255,45 @@ export const EnvSchema = z
     // Open queries one reconciliation pass looks at.
     RECONCILE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
     // --- end worker tuning ---
+    // --- feature flags, canary guard, experiments (packages/flags) ---
+    // Flags that are off unless overridden at runtime (comma-separated names); every other flag
+    // defaults to on for everyone. Names: exact_cache, semantic_cache, rate_limits, budgets,
+    // breakers, tracing, classification_routing, quality_scoring, escalation, experiments.
+    FLAGS_DEFAULT_OFF: z
+      .string()
+      .default('escalation')
+      .transform((text, ctx) => {
+        const names = text
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean);
+        for (const name of names) {
+          if (!(FLAG_NAMES as readonly string[]).includes(name)) {
+            ctx.addIssue({ code: 'custom', message: `unknown flag ${name}` });
+          }
+        }
+        return names as FlagName[];
+      }),
+    // How often each process checks Redis for flag changes (ms): an override reaches every
+    // process within about this long. A request never waits on Redis for a flag.
+    FLAGS_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    // Canary guard: a flag in partial rollout whose cohort's error rate exceeds this (and the
+    // rest's) over CANARY_WINDOW_MS is rolled back to 0%.
+    CANARY_ERROR_RATE: z.coerce.number().min(0).max(1).default(0.1),
+    // … or whose cohort's p99 time to answer exceeds this many seconds (and the rest's).
+    CANARY_P99_SECONDS: z.coerce.number().positive().default(15),
+    // … or whose cohort gave more thumbs-down than this in the last hour (at a higher rate than the rest).
+    CANARY_THUMBS_DOWN_PER_HOUR: z.coerce.number().int().min(0).default(5),
+    // Window the error rate and p99 are measured over (ms).
+    CANARY_WINDOW_MS: z.coerce.number().int().min(60_000).max(3_600_000).default(300_000),
+    // How long a trigger must hold, checked on every pass, before the rollback (ms; 0 = at once).
+    CANARY_HOLD_MS: z.coerce.number().int().min(0).default(120_000),
+    // Finished questions a cohort needs in the window before its error rate or p99 is judged.
+    CANARY_MIN_QUERIES: z.coerce.number().int().min(1).default(20),
+    // How often each worker runs the guard (ms).
+    CANARY_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+    // How often each API process re-reads the running experiments from Postgres (ms).
+    EXPERIMENTS_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   })
   .superRefine((env, ctx) => {
     const provider = resolveProvider(env);
@@ -399,6 +439,20 @@ function shape(env: Env) {
       maxAgeMs: env.QUERY_MAX_AGE_MS,
       batch: env.RECONCILE_BATCH,
     },
+    flags: {
+      defaultOff: env.FLAGS_DEFAULT_OFF,
+      refreshMs: env.FLAGS_REFRESH_MS,
+      canary: {
+        errorRate: env.CANARY_ERROR_RATE,
+        p99Ms: env.CANARY_P99_SECONDS * 1000,
+        thumbsDownPerHour: env.CANARY_THUMBS_DOWN_PER_HOUR,
+        windowMs: env.CANARY_WINDOW_MS,
+        holdMs: env.CANARY_HOLD_MS,
+        minQueries: env.CANARY_MIN_QUERIES,
+        intervalMs: env.CANARY_INTERVAL_MS,
+      },
+      experimentsRefreshMs: env.EXPERIMENTS_REFRESH_MS,
+    },
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },
     log: { level: env.LOG_LEVEL },
@@ -450,6 +504,23 @@ export const PROMPT_VARIANT = 'v1';
  */
 export function answerSettings(llm: Config['llm']): { provider: string; model: string; prompt: string } {
   return { provider: llm.provider, model: llm.model, prompt: PROMPT_VARIANT };
+}
+
+/**
+ * The answer settings of a question answered under an experiment variant: the variant's model
+ * and prompt version replace the defaults, so its answers are cached apart. Without a variant,
+ * `settings` as is. The API (lookups) and the worker (writes) both derive them here.
+ */
+export function settingsUnderVariant<S extends Record<string, unknown>>(
+  settings: S,
+  variant: { model?: string | undefined; prompt?: string | undefined } | undefined,
+): S {
+  if (!variant) return settings;
+  return {
+    ...settings,
+    ...(variant.model ? { model: variant.model } : {}),
+    ...(variant.prompt ? { prompt: variant.prompt } : {}),
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ export {
   loadConfig,
   loadConfigOrExit,
   PROMPT_VARIANT,
+  settingsUnderVariant,
 } from './config.ts';
 export type { TierName } from './tiers.ts';
 export { defaultTiers, limitsFor, mergeTiers, TierLimits } from './tiers.ts';

@@ -23,6 +23,13 @@ export const ErrorCode = z.enum([
   'generation_failed',
   'timeout',
   'internal_error',
+  'unknown_flag',
+  'query_not_finished',
+  'invalid_weights',
+  'unknown_prompt',
+  'unknown_variant',
+  'experiment_state',
+  'experiment_conflict',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

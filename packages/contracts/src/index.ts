@@ -1,6 +1,16 @@
 export { ErrorBody, ErrorCode } from './errors.ts';
 export type { QueryEventType } from './events.ts';
 export { isTerminalEvent, QueryEvent } from './events.ts';
+export {
+  AssignedVariant,
+  CreateExperiment,
+  ExperimentStatus,
+  ExperimentVariant,
+  PromoteExperiment,
+  PromptRef,
+} from './experiments.ts';
+export { FeedbackBody, FeedbackRating, FeedbackView, MAX_FEEDBACK_COMMENT_CHARS } from './feedback.ts';
+export { FLAG_NAMES, FlagChange, FlagName, FlagPatch, FlagRule, FlagView, MAX_FLAG_USERS } from './flags.ts';
 export { AnswerJob } from './jobs.ts';
 export {
   IndexNoteJob,

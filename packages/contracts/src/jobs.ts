@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AssignedVariant } from './experiments.ts';
 import { Tier } from './users.ts';
 
 /** Payload of an `answer-query` job. Everything the worker needs; the query text is in Postgres. */
@@ -24,5 +25,7 @@ export const AnswerJob = z.strictObject({
   /** W3C trace context (traceparent/tracestate) of the submitting request. */
   trace: z.record(z.string(), z.string()).default({}),
   enqueued_at: z.number().int(),
+  /** The experiment variant (or promoted default) this question is answered under, if any. */
+  experiment: AssignedVariant.optional(),
 });
 export type AnswerJob = z.infer<typeof AnswerJob>;

@@ -5,6 +5,15 @@ export type { Database, Db, DbOptions } from './client.ts';
 export { createDb } from './client.ts';
 export type { CostEntry, CostsRepo, DailyUsage } from './costs-repo.ts';
 export { createCostsRepo } from './costs-repo.ts';
+export type {
+  ExperimentsRepo,
+  TransitionRefusal,
+  TransitionResult,
+  VariantFigures,
+} from './experiments-repo.ts';
+export { createExperimentsRepo } from './experiments-repo.ts';
+export type { FeedbackRepo } from './feedback-repo.ts';
+export { createFeedbackRepo } from './feedback-repo.ts';
 export type { TokenPricing } from './ledger-entry.ts';
 export { ledgerEntryOf } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
@@ -12,14 +21,16 @@ export type { NoteFields, NoteOutcome, NotePage, NotesRepo, SavedNote } from './
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
 export type { LedgerOf, QueriesRepo, QuerySuccess } from './queries-repo.ts';
 export { createQueriesRepo } from './queries-repo.ts';
-export type { NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
+export type { ExperimentRow, FeedbackRow, NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
 export {
   apiKeys,
   costLedger,
+  experiments,
   globalDailyCosts,
   noteChunks,
   notes,
   queries,
+  queryFeedback,
   userApiCosts,
   users,
 } from './schema.ts';

@@ -37,6 +37,8 @@ export function createQueriesRepo(db: Database) {
       query: string;
       requestId: string;
       idempotencyKey?: string;
+      /** The experiment variant the question is answered under. */
+      experiment?: { id: string; variant: string };
     }): Promise<{ row: QueryRow; created: boolean }> {
       const inserted = await db
         .insert(queries)
@@ -47,6 +49,8 @@ export function createQueriesRepo(db: Database) {
           query: input.query,
           requestId: input.requestId,
           idempotencyKey: input.idempotencyKey ?? null,
+          experimentId: input.experiment?.id ?? null,
+          experimentVariant: input.experiment?.variant ?? null,
         })
         .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
         .returning();
@@ -79,6 +83,7 @@ export function createQueriesRepo(db: Database) {
         requestId: string;
         idempotencyKey?: string;
         result: QuerySuccess;
+        experiment?: { id: string; variant: string };
       },
       ledger: LedgerOf,
     ): Promise<QueryRow> {
@@ -98,6 +103,8 @@ export function createQueriesRepo(db: Database) {
             requestId: input.requestId,
             idempotencyKey: input.idempotencyKey ?? null,
             ...input.result,
+            experimentId: input.experiment?.id ?? null,
+            experimentVariant: input.experiment?.variant ?? null,
             cached: true,
             startedAt: now,
             finishedAt: now,

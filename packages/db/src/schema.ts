@@ -1,4 +1,11 @@
-import { type ErrorCode, type FallbackInfo, type Source, TIER_NAMES } from '@assistant/contracts';
+import {
+  type ErrorCode,
+  type ExperimentStatus,
+  type ExperimentVariant,
+  type FallbackInfo,
+  type Source,
+  TIER_NAMES,
+} from '@assistant/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -10,6 +17,7 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  real,
   text,
   timestamp,
   uniqueIndex,
@@ -81,6 +89,11 @@ export const queries = pgTable(
     errorCode: text('error_code').$type<ErrorCode>(),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),
+    // The experiment and variant (or promoted default) the question was answered under.
+    experimentId: text('experiment_id'),
+    experimentVariant: text('experiment_variant'),
+    // The answer's quality score in [0, 1] (written by the scoring step; null until it runs).
+    qualityScore: real('quality_score'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -90,6 +103,48 @@ export const queries = pgTable(
     index('queries_user_created_idx').on(t.userId, t.createdAt),
     // The reconciler's scan of open queries, oldest first: only open rows are in it.
     index('queries_open_created_idx').on(t.createdAt).where(sql`${t.status} in ('queued', 'running')`),
+    // An experiment's results read its queries only.
+    index('queries_experiment_idx')
+      .on(t.experimentId, t.experimentVariant)
+      .where(sql`${t.experimentId} is not null`),
+  ],
+);
+
+/** A thumbs up or down on a finished query, by its owner: one per query, editable. */
+export const queryFeedback = pgTable(
+  'query_feedback',
+  {
+    queryId: text('query_id')
+      .primaryKey()
+      .references(() => queries.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    rating: text('rating', { enum: ['up', 'down'] }).notNull(),
+    comment: text('comment'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('query_feedback_updated_idx').on(t.updatedAt)],
+);
+
+/** An A/B test of prompts and models: variants with weights; only a running one assigns. */
+export const experiments = pgTable(
+  'experiments',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    status: text('status').$type<ExperimentStatus>().notNull().default('draft'),
+    // In order; the first is the control.
+    variants: jsonb('variants').$type<ExperimentVariant[]>().notNull(),
+    // The promoted variant, once promoted: it is then the default for everyone.
+    winner: text('winner'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    stoppedAt: timestamp('stopped_at', { withTimezone: true }),
+  },
+  (t) => [
+    // At most one experiment runs and one promoted winner is the default at a time.
+    uniqueIndex('experiments_one_running_idx').on(t.status).where(sql`${t.status} = 'running'`),
+    uniqueIndex('experiments_one_promoted_idx').on(t.status).where(sql`${t.status} = 'promoted'`),
   ],
 );
 
@@ -199,3 +254,5 @@ export type UserRow = typeof users.$inferSelect;
 export type NoteRow = typeof notes.$inferSelect;
 export type NoteChunkRow = typeof noteChunks.$inferSelect;
 export type QueryRow = typeof queries.$inferSelect;
+export type FeedbackRow = typeof queryFeedback.$inferSelect;
+export type ExperimentRow = typeof experiments.$inferSelect;

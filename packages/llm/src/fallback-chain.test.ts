@@ -105,6 +105,21 @@ describe('createFallbackChain over the fake LLM', () => {
     expect(secondaryFake.counters().requests).toBe(8);
   });
 
+  it('with breakers off (the `breakers` flag), calls a model whose breaker is open and counts nothing', async () => {
+    primaryFake.update({ errorRate: 1, errorKinds: ['unavailable'] });
+    const primary = link(primaryFake, 'primary-model');
+    const chain = chainOf([primary, link(secondaryFake, 'secondary-model')]);
+    for (let i = 0; i < 5; i++) await chain.generate(request(), () => {});
+    expect(primary.breaker.state()).toBe('open');
+    primaryFake.update({ errorRate: 0 });
+    const guarded = await chain.generate(request(), () => {});
+    expect(guarded.model).toBe('secondary-model'); // the open breaker skips the primary
+    const unguarded = await chain.generate(request(), () => {}, { breakers: false });
+    expect(unguarded).toMatchObject({ model: 'primary-model', fallback: { source: 'primary' } });
+    expect(primaryFake.counters().requests).toBe(6);
+    expect(primary.breaker.state()).toBe('open'); // its state is untouched
+  });
+
   it('uses the primary again once the fake recovers and the open period has passed', async () => {
     primaryFake.update({ errorRate: 1, errorKinds: ['server_error'] });
     // A short open period instead of 30 s; long enough that the check right after opening is not racy.

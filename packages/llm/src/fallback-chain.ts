@@ -20,6 +20,11 @@ export type FallbackChainOptions = {
   links: FallbackLink[];
   /** The offline answerer, the last resort (`createExtractiveProvider()`). */
   extractive: LlmProvider;
+  /**
+   * Deadline of one model call made without its breaker (`hooks.breakers: false`), which
+   * otherwise enforces it. @defaultValue 30000
+   */
+  unguardedTimeoutMs?: number;
 };
 
 /** Collaborators of the chain. */
@@ -80,6 +85,12 @@ export type FallbackHooks = {
    * once per process and shared by every question.
    */
   cachedAnswer?: CachedAnswerLookup;
+  /**
+   * `false` calls each model without its breaker (the `breakers` flag off): an open breaker
+   * does not skip it and its failures are not counted; the call keeps its deadline.
+   * @defaultValue true
+   */
+  breakers?: boolean;
 };
 
 /** The multi-model fallback chain. */
@@ -107,6 +118,16 @@ export function createFallbackChain(
   deps: FallbackChainDeps = {},
 ): FallbackChain {
   const { links, extractive } = options;
+  const unguardedTimeoutMs = options.unguardedTimeoutMs ?? 30_000;
+
+  /** One model call: through its breaker, or (breakers off) straight to the provider with its deadline. */
+  function call(link: FallbackLink, req: GenerateRequest, onToken: OnToken, guarded: boolean) {
+    if (guarded)
+      return link.breaker.fire((signal) => link.provider.generate({ ...req, signal }, onToken), req.signal);
+    const deadline = AbortSignal.timeout(unguardedTimeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
+    return link.provider.generate({ ...req, signal }, onToken);
+  }
 
   async function lookUpCache(
     req: GenerateRequest,
@@ -145,10 +166,7 @@ export function createFallbackChain(
           }
         };
         try {
-          const result = await link.breaker.fire(
-            (signal) => link.provider.generate({ ...req, signal }, linkOnToken),
-            req.signal,
-          );
+          const result = await call(link, req, linkOnToken, hooks.breakers !== false);
           return { ...result, fallback: report(index === 0 ? 'primary' : 'secondary') };
         } catch (error) {
           if (consumerFailure) throw consumerFailure.error;

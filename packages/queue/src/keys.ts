@@ -77,6 +77,20 @@ export function createKeys(prefix: string) {
     embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
     /** The query now answering a question (single-flight): identical asks join it. */
     singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
+    // --- feature flags (packages/flags) ---
+    // The three flag keys share the `{flags}` tag: the set script writes all three in one call.
+    /** Runtime overrides (HASH flag name → JSON rule); a flag absent here has its config default. */
+    flagRules: () => `${prefix}:{flags}:rules`,
+    /** Bumped on every change: processes poll it and reload the rules when it moves. */
+    flagVersion: () => `${prefix}:{flags}:version`,
+    /** Every change, newest first (LIST of JSON: flag, actor, reason, at, before, after), capped. */
+    flagChanges: () => `${prefix}:{flags}:changes`,
+    /**
+     * Canary counters of one flag's cohort (`in` or `out`) for one minute (HASH `n`, `err`,
+     * `down`, `l<bucket>` → count); `since` is the rollout's start, so a new rollout starts afresh.
+     */
+    canaryStats: (flag: string, since: number, cohort: 'in' | 'out', minute: number) =>
+      `${prefix}:canary:${flag}:${since}:${cohort}:${minute}`,
   };
 }
 

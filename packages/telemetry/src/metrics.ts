@@ -123,3 +123,45 @@ export function createMetrics(service: string) {
 
 /** The metrics of one process. */
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Feature flags, the canary guard, feedback and experiments. Registered on a process's registry
+ * by its composition root: `createRolloutMetrics(metrics.registry)`.
+ */
+export function createRolloutMetrics(registry: Registry) {
+  return {
+    flagRollout: new Gauge({
+      name: 'assistant_flag_rollout_percent',
+      help: 'Rollout of each feature flag as this process sees it (0 when disabled; allow lists aside).',
+      labelNames: ['flag'] as const,
+      registers: [registry],
+    }),
+    canaryBreach: new Gauge({
+      name: 'assistant_canary_breach',
+      help: 'Whether a rollback trigger holds now for a flag in partial rollout (1) or not (0).',
+      labelNames: ['flag', 'trigger'] as const,
+      registers: [registry],
+    }),
+    canaryRollbacks: new Counter({
+      name: 'assistant_canary_rollbacks_total',
+      help: 'Flags the canary guard rolled back to 0%, by flag and the trigger that held.',
+      labelNames: ['flag', 'trigger'] as const,
+      registers: [registry],
+    }),
+    feedback: new Counter({
+      name: 'assistant_feedback_total',
+      help: 'Feedback given on answers, by rating (an edit counts the new rating).',
+      labelNames: ['rating'] as const,
+      registers: [registry],
+    }),
+    experimentAssignments: new Counter({
+      name: 'assistant_experiment_assignments_total',
+      help: 'Questions submitted under an experiment variant (or a promoted default).',
+      labelNames: ['experiment', 'variant'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** The rollout metrics of one process. */
+export type RolloutMetrics = ReturnType<typeof createRolloutMetrics>;

@@ -1,5 +1,6 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
-import type { TierLimits } from '@assistant/config';
+import { settingsUnderVariant, type TierLimits } from '@assistant/config';
+import type { AssignedVariant } from '@assistant/contracts';
 import {
   type KeyOwner,
   ledgerEntryOf,
@@ -9,6 +10,7 @@ import {
   rowOfAnswer,
   usageOf,
 } from '@assistant/db';
+import type { Flags } from '@assistant/flags';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, EventStream } from '@assistant/queue';
 import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
@@ -32,6 +34,10 @@ export type SubmitterDeps = {
   settings: AnswerSettings;
   global: { perHour: number; dailyBudgetMicros: number };
   logger: Pick<Logger, 'warn' | 'error'>;
+  /** Runtime feature flags (in-process snapshot: no I/O). */
+  flags: Pick<Flags, 'enabled'>;
+  /** The experiment variant (or promoted default) a user's question is answered under. */
+  assignExperiment: (userId: string) => AssignedVariant | undefined;
 };
 
 /** One submission as the route hands it over. */
@@ -71,6 +77,13 @@ const WITHDRAW_BACKOFF_MS = 1_000;
 // A cached answer is priced at nothing (its row is marked cached).
 const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
+// With the `rate_limits` flag off for a user, the windows and the in-flight cap admit everything.
+const UNLIMITED = 1_000_000_000;
+
+/** The answer settings of a question under a variant: its model and prompt are part of the cache key. */
+const settingsUnder = (settings: AnswerSettings, experiment: AssignedVariant | undefined): AnswerSettings =>
+  settingsUnderVariant(settings, experiment);
+
 const submitDeadline = () => new DeadlineError('submit', SUBMIT_TIMEOUT_MS);
 
 /** What a submit refused at its deadline throws once it has withdrawn (nobody hears it). */
@@ -108,13 +121,31 @@ function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError
  */
 export function createQuerySubmitter(deps: SubmitterDeps) {
   async function admit(submission: Submission, queryId: string, counts: 'full' | 'windows-only') {
+    const userId = submission.owner.userId;
+    // Flags off for this user: no request windows or in-flight cap, or no budget refusal (spend
+    // is still recorded and settled; only the refusal is off).
+    const rateLimited = deps.flags.enabled('rate_limits', userId);
+    const budgeted = deps.flags.enabled('budgets', userId);
+    const limits = rateLimited
+      ? submission.limits
+      : {
+          ...submission.limits,
+          perMinute: UNLIMITED,
+          perHour: UNLIMITED,
+          perDay: UNLIMITED,
+          maxInFlight: UNLIMITED,
+        };
     const result = await withDeadline(
       deps.admission.admit({
-        userId: submission.owner.userId,
+        userId,
         queryId,
-        limits: submission.limits,
-        global: deps.global,
-        ...(counts === 'windows-only' ? { inFlight: false, budget: false } : {}),
+        limits,
+        global: rateLimited ? deps.global : { ...deps.global, perHour: UNLIMITED },
+        ...(counts === 'windows-only'
+          ? { inFlight: false, budget: false }
+          : budgeted
+            ? {}
+            : { budget: false }),
       }),
       REDIS_TIMEOUT_MS,
       'admission',
@@ -158,12 +189,13 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     state: CacheState,
     id: string,
     gate: CommitGate,
+    experiment: AssignedVariant | undefined,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     const hit = await deps.answerCache.get({
       state,
       query: submission.query,
-      settings: deps.settings,
+      settings: settingsUnder(deps.settings, experiment),
       currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
     });
     if (!hit) return undefined;
@@ -175,6 +207,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         query: submission.query,
         requestId: submission.requestId,
         idempotencyKey: submission.idempotencyKey,
+        ...(experiment ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } } : {}),
         // Served, not generated: no tokens, no cost; the cached answer's own fallback record
         // describes how it was first made, not this serving, so it is not copied.
         result: rowOfAnswer(
@@ -216,6 +249,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     id: string,
     flightId: string | undefined,
     gate: CommitGate,
+    experiment: AssignedVariant | undefined,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     // A new job: refused before anything is written when too many already wait for a worker.
@@ -229,6 +263,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         query: submission.query,
         requestId: submission.requestId,
         idempotencyKey: submission.idempotencyKey,
+        ...(experiment ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } } : {}),
       });
     } catch (error) {
       withdraw(userId, id, undefined);
@@ -268,6 +303,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
             bypass_cache: submission.bypassCache,
             trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
             enqueued_at: deps.now(),
+            ...(experiment ? { experiment } : {}),
           });
         })(),
         REDIS_TIMEOUT_MS,
@@ -303,26 +339,28 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     }
 
     let id = newQueryId();
+    const experiment = deps.assignExperiment(userId);
+    const settings = settingsUnder(deps.settings, experiment);
     const state = await withDeadline(
       deps.epochs.readCacheState(userId, submission.owner.tier),
       REDIS_TIMEOUT_MS,
       'cache state',
     );
-    if (!submission.bypassCache) {
-      const cached = await answerFromCache(submission, state, id, gate);
+    if (!submission.bypassCache && deps.flags.enabled('exact_cache', userId)) {
+      const cached = await answerFromCache(submission, state, id, gate, experiment);
       if (cached) return cached;
     }
 
     // `no-store` asks for a fresh answer: it neither joins another query nor lets others join it.
     const flightId = submission.bypassCache
       ? undefined
-      : deps.singleFlight.idOf(state, submission.query, deps.settings);
+      : deps.singleFlight.idOf(state, submission.query, settings);
     if (flightId) {
       const joined = await joinInFlight(submission, flightId);
       if (joined) return joined;
     }
     for (let placement = 1; ; placement++) {
-      const placed = await place(submission, id, flightId, gate);
+      const placed = await place(submission, id, flightId, gate, experiment);
       if (placed) return placed;
       // Lost the marker to an identical submit (so there is a flight): join the winner.
       const winner = flightId && (await joinInFlight(submission, flightId));
