@@ -102,6 +102,8 @@ export async function startSystem(
       }),
       GLOBAL_QUERIES_PER_HOUR: String(UNLIMITED),
       GLOBAL_DAILY_BUDGET_USD: '1000000',
+      // The service's own default, which the test stacks turn off.
+      QUEUE_MAX_WAIT_MS: '15000',
       ...options.env,
     },
     { nodeArgs },

@@ -45,6 +45,9 @@ export async function startStack(
     // Most flows here test the model path with users who have no notes; the answerability gate
     // (no_context) is tested where notes exist (notes-flow sets 'gate').
     RETRIEVAL_ANSWERABILITY: 'off',
+    // Crash, outage and slow-Redis flows drain slowly on purpose; the wait gate would refuse
+    // their submits. It is tested on its own (backlog-gate tests) and in the load runner.
+    QUEUE_MAX_WAIT_MS: '0',
     ...(process.env.EMBEDDING_MODEL_DIR ? { EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR } : {}),
     ...env,
   };

@@ -98,10 +98,13 @@ describe('createBacklogGate', () => {
     expect(stalled.refusal()).toBeUndefined();
   });
 
-  it('refuses when nothing drains and the queue is long, and a fresh fleet meets only the count cap', async () => {
-    const stalled = setup(10_000, 10_000);
+  it('leaves a queue nothing drains (workers restarting) and a fresh fleet to the count cap', async () => {
+    const stalled = setup(600, 10_000);
     for (let i = 1; i <= 30; i++) await stalled.tick(100, { waiting: 500, finished: 7 });
-    expect(stalled.refusal()?.retryAfter).toBe(30);
+    expect(stalled.gate.drainRate()).toBe(0);
+    expect(stalled.refusal()).toBeUndefined();
+    for (let i = 1; i <= 3; i++) await stalled.tick(100, { waiting: 600, finished: 7 });
+    expect(stalled.refusal()?.message).toMatch(/600 questions are already waiting/);
     const fresh = setup(10_000, 10_000);
     await fresh.tick(100, { waiting: 5_000, finished: 0 });
     expect(fresh.refusal()).toBeUndefined();

@@ -122,11 +122,6 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     });
   }
 
-  /** Estimated wait for a worker of a question joining `backlog`, ms (Infinity when nothing drains). */
-  function waitMsOf(backlog: number, rate: number): number {
-    return rate > 0 ? backlog / rate : Number.POSITIVE_INFINITY;
-  }
-
   return {
     /** Throws 503 `overloaded` when the backlog is too long, else counts the question in; call before admitting a new job. */
     check(): void {
@@ -136,13 +131,14 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
       if (backlog >= options.maxWaiting) {
         refuse(`${options.maxWaiting} questions are already waiting for a worker; retry shortly`, 2);
       }
-      if (options.maxWaitMs > 0 && drainPerMs !== undefined && backlog >= MIN_WAITING_FOR_WAIT_CHECK) {
-        const waitMs = waitMsOf(backlog, drainPerMs);
+      // A rate of 0 (nothing finished in the window: workers restarting, or all stuck) says
+      // nothing about the wait once they are back, so only the count cap holds then.
+      if (options.maxWaitMs > 0 && drainPerMs && backlog >= MIN_WAITING_FOR_WAIT_CHECK) {
+        const waitMs = backlog / drainPerMs;
         if (waitMs > options.maxWaitMs) {
-          const drainS =
-            drainPerMs > 0 ? (backlog - drainPerMs * options.maxWaitMs) / drainPerMs / 1000 : MAX_RETRY_S;
+          const drainS = (backlog - drainPerMs * options.maxWaitMs) / drainPerMs / 1000;
           refuse(
-            `the wait for a worker is about ${Math.ceil(Math.min(waitMs, 3_600_000) / 1000)} s, over the ${options.maxWaitMs / 1000} s limit; retry later`,
+            `the wait for a worker is about ${Math.ceil(waitMs / 1000)} s, over the ${options.maxWaitMs / 1000} s limit; retry later`,
             Math.min(MAX_RETRY_S, Math.max(MIN_RETRY_S, drainS)),
           );
         }
