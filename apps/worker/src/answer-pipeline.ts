@@ -21,7 +21,8 @@ import {
   NO_SOURCES_ANSWER,
 } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { Metrics } from '@assistant/telemetry';
+import type { CacheTierLabel, Metrics } from '@assistant/telemetry';
+import { countChainAnswer } from './pipeline/answer-metrics.ts';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
@@ -59,6 +60,8 @@ export type AnswerPipelineDeps = {
   queries: Pick<QueriesRepo, 'markSucceeded'>;
   events: Pick<EventStream, 'append'>;
   metrics: Metrics;
+  /** Folds a model name outside the configured table into `other` (bounded metric labels). */
+  modelLabel: (model: string) => string;
   now: () => number;
   settings: AnswerSettings;
   global: { dailyBudgetMicros: number };
@@ -118,6 +121,9 @@ export type AnswerTask = {
 export function on(task: AnswerTask, feature: keyof NonNullable<AnswerTask['features']>): boolean {
   return task.features?.[feature] !== false;
 }
+
+/** How a run answered: which cache, if any, gave the answer (for the query-duration histogram). */
+export type RunSummary = { cache: CacheTierLabel };
 
 /** Thrown when another run (a rescuer after a lost lock) owns the query now: stop quietly. */
 export class SupersededError extends Error {
@@ -210,7 +216,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       cost_usd: 0,
       truncated: false,
     };
-    deps.metrics.answersBySource.inc({ source: 'no_context', truncated: 'false' });
+    deps.metrics.answersBySource.inc({ source: 'no_context' });
     await finish(task, answer, {
       costMicros: 0,
       cached: false,
@@ -230,7 +236,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     });
   }
 
-  async function runAnswerPipeline(task: AnswerTask): Promise<void> {
+  async function runAnswerPipeline(task: AnswerTask): Promise<RunSummary> {
     const { queryId, userId, query } = task;
     // A variant's model and prompt are part of what its answers are cached under.
     const settings = settingsUnderVariant(deps.settings, task.experiment);
@@ -249,7 +255,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
     if (retrieved.length === 0 && deps.options.noContext) {
       await answerNoContext(task, state);
-      return;
+      return { cache: 'miss' };
     }
     const context = await step('build_context', () =>
       buildContext(
@@ -266,6 +272,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         },
       ),
     );
+    // The budget left retrieved chunks out of the prompt.
+    if (context.sources.length < retrieved.length) deps.metrics.truncations.inc({ kind: 'context' });
     const sources = context.sources.map(toSource);
     await emit(task, { type: 'sources', sources });
     const evidence = context.sources.map((s) => ({
@@ -294,9 +302,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         cost_usd: 0,
       };
       await emit(task, { type: 'token', text: answer.answer });
-      deps.metrics.answersBySource.inc({ source: 'semantic_cache', truncated: String(answer.truncated) });
+      deps.metrics.answersBySource.inc({ source: 'semantic_cache' });
       await finish(task, answer, { costMicros: 0, cached: true, pricing: FREE });
-      return;
+      return { cache: 'semantic' };
     }
 
     // Reserve the worst case before spending: the prompt plus every token we allow, at the
@@ -366,19 +374,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
       const cost = costMicros(pricing, result.usage);
       const answer = toAnswer(result, sources, cost);
-      deps.metrics.costMicros.inc({ model: result.model }, cost);
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'prompt' },
-        result.usage.promptTokens,
-      );
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'completion' },
-        result.usage.completionTokens,
-      );
-      deps.metrics.answersBySource.inc({
-        source: result.fallback.source,
-        truncated: String(result.truncated),
-      });
+      countChainAnswer(deps.metrics, deps.modelLabel, result, cost);
       const cacheable = !task.bypassCache && !cached;
       const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
       const writes = [
@@ -406,6 +402,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         cache: cacheable && writes.length > 0 ? () => Promise.all(writes.map((write) => write())) : undefined,
       });
     });
+    return { cache: result.fallback.source === 'cache' ? 'exact' : 'miss' };
   }
 
   return {

@@ -16,6 +16,7 @@ import {
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
+  utcDay,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import {
@@ -42,7 +43,14 @@ import {
   createQueueDepthGauge,
   QUEUE_NAMES,
 } from '@assistant/queue';
-import { createHealthRoutes, createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
+import {
+  createHealthRoutes,
+  createLabelFolder,
+  createRolloutMetrics,
+  type Logger,
+  type Metrics,
+  registerLedgerGauges,
+} from '@assistant/telemetry';
 import { MetricsTime, Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
@@ -68,6 +76,8 @@ function stallPolicy(worker: Config['worker']) {
 }
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+/** How old the ledger figures on /metrics may be: one Postgres read per 15 s at most, however often scraped. */
+const LEDGER_GAUGE_MAX_AGE_MS = 15_000;
 
 /**
  * Builds a worker process's clients once from validated config: the warm ONNX model, the caches,
@@ -215,6 +225,17 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const settings = answerSettings(llm);
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
+  const costs = createCostsRepo(db.db);
+  const tierBudgets = Object.fromEntries(
+    Object.entries(config.limits.tiers).map(([tier, limits]) => [tier, limits.dailyBudgetMicros]),
+  );
+  registerLedgerGauges(
+    metrics.registry,
+    {
+      usersOverDailyBudget: () => costs.usersAtDailyBudget(utcDay(Date.now()), tierBudgets),
+    },
+    { maxAgeMs: LEDGER_GAUGE_MAX_AGE_MS },
+  );
 
   const pipeline = createAnswerPipeline({
     embedder,
@@ -233,10 +254,11 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       { onCacheEvent },
     ),
     budget,
-    costs: createCostsRepo(db.db),
+    costs,
     queries,
     events,
     metrics,
+    modelLabel: createLabelFolder(llm.knownModels),
     now: Date.now,
     settings,
     global: { dailyBudgetMicros: config.limits.global.dailyBudgetMicros },

@@ -331,6 +331,7 @@ function toNanos(usd: number): number {
 
 function shape(env: Env) {
   const provider = resolveProvider(env);
+  const llmModel = provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]);
   return {
     env: env.NODE_ENV,
     api: {
@@ -381,7 +382,7 @@ function shape(env: Env) {
     },
     llm: {
       provider,
-      model: provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]),
+      model: llmModel,
       endpointUrl: env.LLM_ENDPOINT_URL,
       hfToken: env.HF_TOKEN,
       fallbackModel: provider === 'extractive' ? undefined : env.LLM_FALLBACK_MODEL,
@@ -392,6 +393,18 @@ function shape(env: Env) {
         windowMs: env.BREAKER_WINDOW_MS,
         openMs: env.BREAKER_OPEN_MS,
       },
+      /**
+       * Every model name the configuration knows (the chain's, the price table's and the offline
+       * answerer): metric labels fold any other name into `other`.
+       */
+      knownModels: [
+        ...new Set([
+          llmModel,
+          ...(provider !== 'extractive' && env.LLM_FALLBACK_MODEL ? [env.LLM_FALLBACK_MODEL] : []),
+          ...Object.keys(env.LLM_PRICES_JSON ?? {}),
+          'extractive',
+        ]),
+      ],
       /** Price of a model in integer nano-dollars per token: its row in LLM_PRICES_JSON, else the default. */
       pricing: (model: string) => {
         const row = env.LLM_PRICES_JSON?.[model];

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
-import { costLedger, globalDailyCosts, userApiCosts } from './schema.ts';
+import { costLedger, globalDailyCosts, userApiCosts, users } from './schema.ts';
 
 /** One ledger entry: a query's tokens, the prices used and the cost in micro-dollars. */
 export type CostEntry = typeof costLedger.$inferInsert & { day: string };
@@ -151,6 +151,35 @@ export function createCostsRepo(db: Database) {
         .groupBy(userApiCosts.userId)
         .orderBy(desc(cost))
         .limit(limit);
+    },
+
+    /**
+     * How many users' spend on `day` reached their daily budget: an admin override of
+     * `dailyBudgetMicros`, else their tier's (`tierBudgets`, micro-dollars). Read by the
+     * `assistant_users_over_daily_budget` gauge; one index range of the day's aggregates.
+     */
+    async usersAtDailyBudget(day: string, tierBudgets: Record<string, number>): Promise<number> {
+      const tierBudget = sql.join(
+        [
+          sql`case ${users.tier}`,
+          ...Object.entries(tierBudgets).map(([tier, micros]) => sql`when ${tier} then ${micros}::bigint`),
+          sql`end`,
+        ],
+        sql` `,
+      );
+      const budget = sql`coalesce((${users.limitsOverride}->>'dailyBudgetMicros')::bigint, ${tierBudget})`;
+      const rows = await db
+        .select({ n: sql<number>`count(*)::int`.mapWith(Number) })
+        .from(userApiCosts)
+        .innerJoin(users, eq(users.id, userApiCosts.userId))
+        .where(
+          and(
+            eq(userApiCosts.day, day),
+            sql`${userApiCosts.costMicros} > 0`,
+            sql`${userApiCosts.costMicros} >= ${budget}`,
+          ),
+        );
+      return rows[0]?.n ?? 0;
     },
 
     /** A query's ledger entry, if it has one. */

@@ -15,7 +15,7 @@ export { createExperimentsRepo } from './experiments-repo.ts';
 export type { FeedbackRepo } from './feedback-repo.ts';
 export { createFeedbackRepo } from './feedback-repo.ts';
 export type { TokenPricing } from './ledger-entry.ts';
-export { ledgerEntryOf } from './ledger-entry.ts';
+export { ledgerEntryOf, utcDay } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
 export type { NoteFields, NoteOutcome, NotePage, NotesRepo, SavedNote } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';

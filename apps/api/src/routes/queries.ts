@@ -59,6 +59,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
   }
 
   app.post('/', async function submitQuery(c) {
+    const started = performance.now();
     const owner = c.get('user');
     const body = await readJson(c, SubmitQuery);
     const idempotencyKey = c.req.header('idempotency-key');
@@ -79,9 +80,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         traceparent: c.req.header('traceparent'),
       })
       .catch((error: unknown) => {
-        // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
-        if (error instanceof AppError && error.status === 429)
-          deps.metrics.admissionRefusals.inc({ code: error.code });
+        // Counted for the rate-limit alerts and the plan's query counts; the error handler answers.
+        if (error instanceof AppError && (error.status === 429 || error.status === 503)) {
+          deps.metrics.queries.inc({ status: 'refused' });
+          const limit = (error.details as { limit?: string } | undefined)?.limit;
+          if (error.status === 429 && limit) deps.metrics.rateLimitHits.inc({ limit });
+        }
         throw error;
       });
     if (outcome.admission?.allowed) {
@@ -89,6 +93,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     }
     if (outcome.kind === 'cached') {
       deps.metrics.queriesSubmitted.inc({ outcome: 'cached' });
+      // Answered here, with no job: the API records the plan's per-question figures.
+      deps.metrics.queries.inc({ status: 'succeeded' });
+      deps.metrics.queryDuration.observe(
+        { outcome: 'succeeded', cache: 'exact' },
+        (performance.now() - started) / 1000,
+      );
       return c.json(withStreamLink(toQueryView(outcome.row), owner.userId), 200);
     }
     deps.metrics.queriesSubmitted.inc({ outcome: outcome.how });
