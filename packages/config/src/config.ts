@@ -45,6 +45,11 @@ export const EnvSchema = z
     // refusal); at 256, 1000 users asking at once saw 0 or 316 refused (fast 503 overloaded)
     // depending on how quickly they connected.
     API_MAX_IN_PROGRESS: z.coerce.number().int().min(1).default(256),
+    // Cache hits the API serves are written behind (apps/api/src/served-hits-writer.ts): the reply
+    // waits for one Redis script (the hit's row copy and its entry in the served-hits log), not
+    // for Postgres; every API process stores the log in batches. Off: each hit's row and ledger
+    // entry are stored in Postgres before the reply (a hit with an Idempotency-Key always is).
+    CACHE_HIT_WRITE_BEHIND: bool.default(true),
     // Recent event-loop delay (p99 over about a second, ms) of an API process above which those
     // requests are refused the same way; the gate reopens below half of it. High by default: on a
     // shared box a descheduled process sees late timers too, and the in-progress cap is the main
@@ -343,6 +348,7 @@ function shape(env: Env) {
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       listenBacklog: env.HTTP_LISTEN_BACKLOG,
+      cacheHitWriteBehind: env.CACHE_HIT_WRITE_BEHIND,
       overload: {
         maxInProgress: env.API_MAX_IN_PROGRESS,
         maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,

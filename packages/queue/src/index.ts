@@ -11,4 +11,6 @@ export { createAnswerQueue, createIndexQueue, createProducer } from './producer.
 export { createQueueDepthGauge, type QueueDepthGauge, readBacklog } from './queue-depth.ts';
 export type { RedisRole } from './redis.ts';
 export { connectRedis, createRedis, waitForRedis } from './redis.ts';
+export type { ServedHitEntry, ServedHits, ServedHitsReader } from './served-hits.ts';
+export { createServedHits, createServedHitsReader, SERVED_HITS_GROUP } from './served-hits.ts';
 export { isStreamId } from './stream-id.ts';

@@ -77,6 +77,12 @@ export function createKeys(prefix: string) {
     embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
     /** The query now answering a question (single-flight): identical asks join it. */
     singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
+    // --- served cache hits (write-behind: apps/api/src/served-hits-writer.ts) ---
+    // Both keys share the `{served}` tag: one script writes the row copy and the log entry.
+    /** Log of cache hits served but not yet stored in Postgres (STREAM: `id`, `row` JSON). */
+    servedHits: () => `${prefix}:{served}:hits`,
+    /** A served hit's row until Postgres has it (STRING, JSON), for `GET /v1/queries/:id`. */
+    servedRow: (queryId: string) => `${prefix}:{served}:row:${queryId}`,
     // --- feature flags (packages/flags) ---
     // The three flag keys share the `{flags}` tag: the set script writes all three in one call.
     /** Runtime overrides (HASH flag name → JSON rule); a flag absent here has its config default. */
