@@ -32,6 +32,14 @@ let client: QueryClient;
 const REDIS_ERRORS =
   /CROSSSLOT|should belong to the same slot|slots allocation group|ReplyError|redis connection error|Cluster isn't ready|ClusterAllFailedError|MOVED \d|TRYAGAIN/;
 
+const GARDEN_JOURNAL = Array.from(
+  { length: 60 },
+  (_, day) =>
+    `Day ${day + 1}: watered the ${['tomatoes', 'beans', 'roses', 'basil', 'squash'][day % 5]} bed and noted ${
+      day * 3 + 7
+    } new leaves on row ${(day % 7) + 1}.`,
+).join(' ');
+
 function call(key: string, method: string, path: string, body?: unknown) {
   return fetch(`${stack.api.url}${path}`, {
     method,
@@ -91,6 +99,8 @@ beforeAll(async () => {
     LLM_PROVIDER: 'extractive',
     SSE_HEARTBEAT_MS: '500',
     FLAGS_REFRESH_MS: '300',
+    // The canary guard reads a rollout's counters (a pipeline over its minutes) every 200 ms.
+    CANARY_INTERVAL_MS: '200',
     // Key lookups stay cached: a revoked key refused by the other API process within the poll
     // below can only be the revocation message.
     API_KEY_CACHE_TTL_MS: '60000',
@@ -105,6 +115,9 @@ beforeAll(async () => {
     },
     { title: 'Dentist', body: 'Dr. Okafor moved my cleaning appointment to Thursday the 14th at 9:30.' },
     { title: 'Passport', body: 'My passport is valid until March 2029. Renewal takes about six weeks.' },
+    // Long enough for several chunks: their embeddings are looked up and stored in one batch,
+    // whose keys lie on many slots.
+    { title: 'Garden journal', body: GARDEN_JOURNAL },
   ]);
   await Promise.all(ids.map((id) => waitIndexed(alice, id)));
 }, 120_000);
