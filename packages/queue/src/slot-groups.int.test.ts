@@ -16,27 +16,30 @@ import { mgetAnySlots, mgetBufferAnySlots, pipelineBatches } from './slot-groups
 let cluster: TestRedisCluster;
 let single: TestRedis;
 let clustered: RedisClient;
+let autoPipelined: RedisClient; // the submit role's cluster connection
 let prefix: string;
 
 beforeAll(async () => {
   [cluster, single] = await Promise.all([startRedisCluster(3), createTestRedis('slot-groups')]);
   prefix = single.prefix;
   clustered = createRedis(cluster.url, 'command', 'slot-groups-test');
-  await waitForRedis(clustered);
+  autoPipelined = createRedis(cluster.url, 'submit', 'slot-groups-test-submit');
+  await Promise.all([waitForRedis(clustered), waitForRedis(autoPipelined)]);
 }, 60_000);
 
 afterAll(async () => {
   clustered?.disconnect();
+  autoPipelined?.disconnect();
   await Promise.allSettled([cluster?.stop(), single?.cleanup()]);
 });
 
 const names = Array.from({ length: 40 }, (_, i) => `k${i}`);
 
 describe('mgetAnySlots', () => {
-  it('reads keys of many slots in the order asked, missing ones as null, on a cluster and on one Redis', async () => {
+  it('reads keys of many slots in the order asked, missing ones as null: on a cluster (pipelined or auto-pipelined) and on one Redis', async () => {
     const keyList = names.map((name) => `${prefix}:${name}`);
     expect(new Set(keyList.map((k) => calculateSlot(k))).size).toBeGreaterThan(30);
-    for (const redis of [clustered, single.redis]) {
+    for (const redis of [clustered, autoPipelined, single.redis]) {
       for (const [i, key] of keyList.entries()) if (i % 3 !== 0) await redis.set(key, `v${i}`);
       const asked = [...keyList, `${prefix}:none`, keyList[1]!];
       const expected = asked.map((key) => {
