@@ -250,6 +250,13 @@ describe('the whole flow on a 3-master Redis Cluster', () => {
     expect(lines.filter((line) => line.includes('"level":50'))).toEqual([]);
   });
 
+  it('shuts an API and a worker down cleanly on SIGTERM (BullMQ and every connection closed)', async () => {
+    const extraWorker = await stack.addWorker();
+    expect(await extraWorker.stop('SIGTERM')).toBe(0);
+    expect(await secondApi.stop('SIGTERM')).toBe(0);
+    expect(extraWorker.output()).not.toMatch(REDIS_ERRORS);
+  });
+
   it('spreads the keys over the masters, each queue and each user on a slot of its own', async () => {
     const perNode = await cluster.keysPerNode();
     console.log(`keys per master (DBSIZE): ${perNode.join(', ')}`);
