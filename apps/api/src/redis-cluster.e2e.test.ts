@@ -18,8 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // replicas), a real API and a real worker process pointed at it by REDIS_URL=redis+cluster://,
 // answering with the offline extractive provider (it quotes the notes). The whole flow runs on
 // it: notes and their indexing, questions by long poll and by SSE, the answer cache and its
-// purge, a flag in partial rollout (canary counters), a rate limit; no process may log a Redis
-// error (CROSSSLOT above all), and the keys must really spread over the masters.
+// purges, a flag in partial rollout (canary counters), a rate limit, a key revocation reaching a
+// second API process by pub/sub, a clean shutdown; no process may log a Redis error (CROSSSLOT
+// above all), and the keys must really spread over the masters.
 let cluster: TestRedisCluster;
 let stack: Stack;
 let secondApi: ServiceProcess; // for the key revocation, which reaches it only by pub/sub
