@@ -16,6 +16,7 @@ import {
   createServedHits,
   createServedHitsReader,
   type Keys,
+  type RedisClient,
 } from '@assistant/queue';
 import { createLogger } from '@assistant/telemetry';
 import {
@@ -25,7 +26,6 @@ import {
   type TestRedis,
   waitUntil,
 } from '@assistant/testing';
-import type { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServedHitsWriter, type ServedHitsWriter } from './served-hits-writer.ts';
@@ -40,7 +40,7 @@ let database: TestDatabase;
 let db: Db;
 let sql: postgres.Sql;
 let keys: Keys;
-const connections: Redis[] = [];
+const connections: RedisClient[] = [];
 const writers: ServedHitsWriter[] = [];
 let hitNo = 0;
 

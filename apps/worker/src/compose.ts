@@ -306,7 +306,10 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   });
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   const sweep = createPendingSweep({ notes, indexQueue, logger, now: Date.now }, config.pendingSweep);
-  const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
+  const answerQueue = new Queue(QUEUE_NAMES.answer, {
+    connection: redis,
+    prefix: keys.bullPrefix(QUEUE_NAMES.answer),
+  });
   const answerProducer = createAnswerQueue(redis, keys, config.jobs);
   const users = createUsersRepo(db.db);
   const experiments = createExperimentsRepo(db.db);
@@ -346,7 +349,6 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const workers: Worker[] = [];
   const bullOptions = {
     connection: redis,
-    prefix: keys.bullPrefix,
     autorun: false,
     ...stallPolicy(config.worker),
   };
@@ -379,6 +381,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       await answerQueue.setGlobalConcurrency(config.worker.globalConcurrency);
       const answers = new Worker(QUEUE_NAMES.answer, processor.processAnswerJob, {
         ...bullOptions,
+        prefix: keys.bullPrefix(QUEUE_NAMES.answer),
         concurrency: config.worker.concurrency,
         // Per-minute completed/failed counts (an HINCRBY in BullMQ's finish script): the API's
         // backlog gate reads the running total as the fleet's drain rate.
@@ -392,6 +395,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       });
       const index = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
         ...bullOptions,
+        prefix: keys.bullPrefix(QUEUE_NAMES.indexNotes),
         concurrency: config.worker.indexConcurrency,
       });
       for (const worker of [answers, index]) {

@@ -78,7 +78,13 @@ export const EnvSchema = z
     // Interface both HTTP servers bind to.
     HOST: z.string().min(1).default('0.0.0.0'),
     // Redis connection URL; a database index in the path (redis://host:6379/2) is honoured.
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+    // redis+cluster://[user:pass@]host:port (rediss+cluster:// for TLS) is a Redis Cluster seeded
+    // from that node: the other nodes are discovered, the credentials apply to every node.
+    REDIS_URL: z
+      .url({ protocol: /^rediss?(\+cluster)?$/ })
+      .refine((url) => !/^rediss?\+cluster:/.test(url) || /^\/?0?$/.test(new URL(url).pathname), {
+        message: 'a Redis Cluster has only database 0: no database index in a redis+cluster:// URL',
+      }),
     // Prefix for every Redis key and BullMQ queue, so several deployments can share a Redis.
     REDIS_PREFIX: z
       .string()

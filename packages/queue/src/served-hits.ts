@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
 
@@ -21,7 +21,7 @@ export type ServedHitEntry = { entryId: string; queryId: string; row: string };
  * A hit is served only once it is in the log, so none is lost with a process; Redis' own
  * durability (AOF) is what it rests on, as for the queue.
  */
-export function createServedHits(redis: Redis, keys: Keys, options: { rowTtlMs: number }) {
+export function createServedHits(redis: RedisClient, keys: Keys, options: { rowTtlMs: number }) {
   return {
     /** Records a served hit: its row copy and its log entry, in one script. */
     async append(queryId: string, row: string): Promise<void> {
@@ -73,7 +73,7 @@ function toEntries(raw: RawEntry[] | null | undefined): ServedHitEntry[] {
  * `read` blocks it. Entries stay pending until `ack`; those of a consumer that died are taken
  * over with `claimStale`.
  */
-export function createServedHitsReader(redis: Redis, keys: Keys, consumer: string) {
+export function createServedHitsReader(redis: RedisClient, keys: Keys, consumer: string) {
   const stream = keys.servedHits();
   let claimCursor = '0-0';
   /** XREADGROUP from `from` (`>`: new entries; `0`: this consumer's pending ones). */
