@@ -1,7 +1,15 @@
 import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint } from '@assistant/cache';
 import { settingsUnderVariant } from '@assistant/config';
-import type { Answer, AssignedVariant, QueryEvent, Source, Tier } from '@assistant/contracts';
+import type {
+  Answer,
+  AnswerQuality,
+  AssignedVariant,
+  EscalationInfo,
+  QueryEvent,
+  Source,
+  Tier,
+} from '@assistant/contracts';
 import {
   type CostsRepo,
   ledgerEntryOf,
@@ -15,6 +23,7 @@ import {
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import {
+  type ChatMessage,
   type FallbackChain,
   type FallbackResult,
   type GenerateResult,
@@ -26,6 +35,7 @@ import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
+import { SCORE_DEFAULTS, type ScoreOptions, scoreAnswer } from './pipeline/score-answer.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -49,6 +59,18 @@ export type AnswerPipelineDeps = {
    * experiment variant names one; absent: every question uses `chain`.
    */
   chainFor?: (model: string) => { chain: FallbackChain; worstCasePricing: Pricing };
+  /**
+   * Answer scoring (flag `quality_scoring`): the embedder the answer's sentences go through (the
+   * warm model without the Redis embedding cache: answer sentences rarely repeat) and the
+   * scorer's options. @defaultValue `embedder`, `SCORE_DEFAULTS`
+   */
+  scoring?: { embedder?: Embedder; options?: ScoreOptions };
+  /**
+   * Escalation (flag `escalation`, off by default): an answer scoring below `threshold` that a
+   * model other than `model` wrote is answered again, once, by `chain` (which starts with
+   * `model`). Absent: never escalated (the extractive provider has no model to escalate to).
+   */
+  escalation?: { model: string; threshold: number; chain: FallbackChain; worstCasePricing: Pricing };
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
@@ -133,7 +155,8 @@ function toSource(chunk: RetrievedChunk): Source {
 
 /**
  * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
- * record: store the row with its ledger entry (one transaction), write the caches, then settle
+ * score (flag `quality_scoring`) → escalate (flag `escalation`: a low score is answered again,
+ * once, by the stronger model, after a `restart`) → record: store the row with its ledger entry (one transaction), write the caches, then settle
  * the budget and publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
  * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
@@ -165,6 +188,14 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
     await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
+    // The escalation's own reservation is freed (its cost is in the row's, settled above).
+    if (row.escalation) {
+      await deps.budget.settle({
+        userId: row.userId,
+        queryId: escalationReservation(row.id),
+        actualMicros: 0,
+      });
+    }
     const done = terminalEventOf(row);
     if (done?.type !== 'done') return;
     await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
@@ -228,6 +259,133 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
                 fallback: false,
               }),
     });
+  }
+
+  /**
+   * One generation through a chain, streamed as it comes: tokens travel in small batches (one
+   * stream append per batch, not per token), and a model failing mid-answer restarts the stream.
+   */
+  async function generateWith(
+    task: AnswerTask,
+    chain: FallbackChain,
+    context: { messages: ChatMessage[]; sources: RetrievedChunk[] },
+    cachedAnswer?: () => Promise<GenerateResult | undefined>,
+  ): Promise<FallbackResult> {
+    const tokens = createTokenBatcher(
+      { send: (text) => emit(task, { type: 'token', text }) },
+      deps.options.tokenBatch,
+    );
+    const generated = await chain.generate(
+      {
+        messages: context.messages,
+        query: task.query,
+        sources: context.sources,
+        maxTokens: deps.options.maxTokens,
+        signal: task.signal,
+      },
+      tokens.push,
+      {
+        ...(cachedAnswer ? { cachedAnswer } : {}),
+        breakers: on(task, 'breakers'),
+        onRestart: async (notice) => {
+          await tokens.flush();
+          tokens.reset();
+          await emit(task, {
+            type: 'restart',
+            reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
+          });
+        },
+      },
+    );
+    await tokens.flush();
+    return generated;
+  }
+
+  /** Counts one generation's spend and tokens by model. */
+  function countSpend(result: FallbackResult): void {
+    const pricing = result.fallback.source === 'cache' ? FREE : deps.pricing(result.provider, result.model);
+    deps.metrics.costMicros.inc({ model: result.model }, costMicros(pricing, result.usage));
+    deps.metrics.llmTokens.inc(
+      { provider: result.provider, model: result.model, direction: 'prompt' },
+      result.usage.promptTokens,
+    );
+    deps.metrics.llmTokens.inc(
+      { provider: result.provider, model: result.model, direction: 'completion' },
+      result.usage.completionTokens,
+    );
+  }
+
+  /** The answer's quality against the sources its model was given (flag `quality_scoring`). */
+  async function score(
+    task: AnswerTask,
+    result: FallbackResult,
+    given: RetrievedChunk[],
+  ): Promise<AnswerQuality | undefined> {
+    if (!on(task, 'qualityScoring')) return undefined;
+    return step('score', () =>
+      scoreAnswer(
+        { answer: result.text, sources: given, truncated: result.truncated },
+        { embedder: deps.scoring?.embedder ?? deps.embedder },
+        deps.scoring?.options ?? SCORE_DEFAULTS,
+      ),
+    );
+  }
+
+  /**
+   * Whether an answer goes to the stronger model: the flag is on, a model wrote it (not the
+   * cache or the extractive answerer), not the escalation model itself, and it scored below the
+   * threshold.
+   */
+  function shouldEscalate(task: AnswerTask, result: FallbackResult, quality: AnswerQuality): boolean {
+    const escalation = deps.escalation;
+    return (
+      task.features?.escalation === true &&
+      escalation !== undefined &&
+      (result.fallback.source === 'primary' || result.fallback.source === 'secondary') &&
+      result.model !== escalation.model &&
+      quality.score < escalation.threshold
+    );
+  }
+
+  /**
+   * Answers again, once, with the escalation chain: its worst case is reserved first (apart from
+   * the question's own reservation, which the first attempt used), then `restart` tells clients
+   * to drop the first attempt's tokens. `undefined` when the budget cannot cover it: the first
+   * answer stands.
+   */
+  async function escalate(
+    task: AnswerTask,
+    context: { messages: ChatMessage[]; sources: RetrievedChunk[] },
+    firstQuality: AnswerQuality,
+    promptTokens: number,
+  ): Promise<FallbackResult | undefined> {
+    const escalation = deps.escalation!;
+    if (on(task, 'budgets')) {
+      const held = await step('reserve_budget', () =>
+        deps.budget.reserve({
+          userId: task.userId,
+          queryId: escalationReservation(task.queryId),
+          amountMicros: costMicros(escalation.worstCasePricing, {
+            promptTokens,
+            completionTokens: deps.options.maxTokens,
+          }),
+          userBudgetMicros: task.dailyBudgetMicros,
+          globalBudgetMicros: deps.global.dailyBudgetMicros,
+        }),
+      );
+      if (!held.ok) {
+        deps.metrics.escalations.inc({ outcome: 'budget_refused' });
+        return undefined;
+      }
+    }
+    await emit(task, {
+      type: 'restart',
+      reason: `quality score ${firstQuality.score} is below ${escalation.threshold}; ${escalation.model} answers again`,
+    });
+    // No cache step: the cached answer may be the very one that scored low.
+    const second = await step('escalate', () => generateWith(task, escalation.chain, context));
+    deps.metrics.escalations.inc({ outcome: 'escalated' });
+    return second;
   }
 
   async function runAnswerPipeline(task: AnswerTask): Promise<void> {
@@ -327,60 +485,66 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       );
     }
 
-    // Tokens travel in small batches: one stream append per batch, not per token.
-    const tokens = createTokenBatcher(
-      { send: (text) => emit(task, { type: 'token', text }) },
-      deps.options.tokenBatch,
+    const result = await step('generate', () =>
+      generateWith(
+        task,
+        picked.chain,
+        context,
+        task.bypassCache || !on(task, 'exactCache') ? undefined : () => deps.cachedAnswer({ state, query }),
+      ),
     );
-    const result = await step('generate', async () => {
-      const generated = await picked.chain.generate(
-        {
-          messages: context.messages,
-          query,
-          sources: context.sources,
-          maxTokens: deps.options.maxTokens,
-          signal: task.signal,
-        },
-        tokens.push,
-        {
-          ...(task.bypassCache || !on(task, 'exactCache')
-            ? {}
-            : { cachedAnswer: () => deps.cachedAnswer({ state, query }) }),
-          breakers: on(task, 'breakers'),
-          onRestart: async (notice) => {
-            await tokens.flush();
-            tokens.reset();
-            await emit(task, {
-              type: 'restart',
-              reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
-            });
-          },
-        },
-      );
-      await tokens.flush();
-      return generated;
-    });
+
+    // Scoring and escalation read the answer as generated; nothing of them reaches the model.
+    const quality = await score(task, result, context.sources);
+    let final = result;
+    let finalQuality = quality;
+    let first: { result: FallbackResult; quality: AnswerQuality } | undefined;
+    if (quality && shouldEscalate(task, result, quality)) {
+      const second = await escalate(task, context, quality, promptTokens);
+      if (second) {
+        first = { result, quality };
+        final = second;
+        finalQuality = await score(task, second, context.sources);
+      }
+    }
 
     await step('record', async () => {
-      const cached = result.fallback.source === 'cache';
-      const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
-      const cost = costMicros(pricing, result.usage);
-      const answer = toAnswer(result, sources, cost);
-      deps.metrics.costMicros.inc({ model: result.model }, cost);
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'prompt' },
-        result.usage.promptTokens,
-      );
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'completion' },
-        result.usage.completionTokens,
-      );
-      deps.metrics.answersBySource.inc({
-        source: result.fallback.source,
-        truncated: String(result.truncated),
+      for (const attempt of first ? [first.result, final] : [final]) countSpend(attempt);
+      const cached = final.fallback.source === 'cache';
+      const pricing = cached ? FREE : deps.pricing(final.provider, final.model);
+      // An escalated answer costs both attempts: one ledger entry and one settle of the sum.
+      const firstCost = first
+        ? costMicros(deps.pricing(first.result.provider, first.result.model), first.result.usage)
+        : 0;
+      const cost = costMicros(pricing, final.usage) + firstCost;
+      const answer = toAnswer(final, sources, cost, {
+        quality: finalQuality,
+        first: first && {
+          model: first.result.model,
+          provider: first.result.provider,
+          score: first.quality.score,
+          usage: usageOf(first.result.usage.promptTokens, first.result.usage.completionTokens),
+          cost_usd: microsToUsd(firstCost),
+          escalated_to: deps.escalation!.model,
+        },
       });
+      deps.metrics.answersBySource.inc({
+        source: final.fallback.source,
+        truncated: String(final.truncated),
+      });
+      if (finalQuality) {
+        deps.metrics.qualityScore.observe(
+          { source: final.fallback.source, escalated: String(first !== undefined) },
+          finalQuality.score,
+        );
+      }
       const cacheable = !task.bypassCache && !cached;
-      const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
+      // A cache hit reuses the answer and its quality; the escalation was this query's own spend.
+      const candidate = {
+        answer: { ...answer, escalation: undefined },
+        evidence,
+        fallback: final.fallback.usedFallback,
+      };
       const writes = [
         ...(on(task, 'exactCache')
           ? [() => deps.answerCache.set({ state, query, settings, ...candidate })]
@@ -424,8 +588,23 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
-function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answer {
+/** The reservation id of a query's escalation (held apart from the query's own). */
+export function escalationReservation(queryId: string): string {
+  return `${queryId}:escalation`;
+}
+
+/**
+ * The stored answer of a generation. Escalated (`first`): usage and cost count both attempts,
+ * and `escalation` records the first.
+ */
+function toAnswer(
+  result: FallbackResult,
+  sources: Source[],
+  cost: number,
+  scored: { quality?: AnswerQuality | undefined; first?: EscalationInfo | undefined } = {},
+): Answer {
   const { source, attempts, usedFallback } = result.fallback;
+  const earlier = scored.first?.usage;
   return {
     outcome: 'answered',
     // Recorded only when a fallback was involved: which source answered, why the others did not.
@@ -446,8 +625,13 @@ function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answ
     sources,
     model: result.model,
     provider: result.provider,
-    usage: usageOf(result.usage.promptTokens, result.usage.completionTokens),
+    usage: usageOf(
+      result.usage.promptTokens + (earlier?.prompt_tokens ?? 0),
+      result.usage.completionTokens + (earlier?.completion_tokens ?? 0),
+    ),
     cost_usd: microsToUsd(cost),
     truncated: result.truncated,
+    ...(scored.quality ? { quality: scored.quality } : {}),
+    ...(scored.first ? { escalation: scored.first } : {}),
   };
 }

@@ -1,0 +1,216 @@
+import type { QueryEvent } from '@assistant/contracts';
+import { createCostsRepo, createExperimentsRepo, queries as queriesTable } from '@assistant/db';
+import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
+import { createFlagStore } from '@assistant/flags';
+import { createBudget } from '@assistant/limits';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
+
+// Answer scoring and escalation inside the worker as compose.ts builds it (real Redis, Postgres,
+// BullMQ, the ONNX model; the fake LLM over HTTP). The fake answers per model: the default model
+// (`fake-model`, also the escalation model) quotes the note, a cheap experiment model
+// (`fake-cheap`) talks about something else.
+let env: WorkerTestEnv;
+let fake: RunningFakeLlm;
+let worker: TestWorker;
+let scored: string;
+let unscored: string;
+let plain: string;
+
+const NOTE = {
+  title: 'Sourdough starter',
+  body: 'Feed the sourdough starter every morning with equal parts rye flour and water. It doubles in about six hours.',
+};
+const GROUNDED =
+  'Feed the sourdough starter every morning with equal parts rye flour and water. [1] It doubles in about six hours. [1]';
+const UNRELATED =
+  'The Eiffel Tower was completed in 1889 for the World Fair in Paris. [1] It is about 330 metres tall. [1]';
+const QUESTION = 'How often should I feed my sourdough starter?';
+// Prices (USD per token) by model, so each attempt's share of the cost is known.
+const PRICES = {
+  'fake-model': { input_usd: 0.000001, output_usd: 0.000002 },
+  'fake-cheap': { input_usd: 0.0000001, output_usd: 0.0000002 },
+};
+const CHEAP = { experiment: { experiment_id: 'exp_q', variant: 'cheap', model: 'fake-cheap' } };
+
+beforeAll(async () => {
+  env = await createWorkerTestEnv('quality-pipeline');
+  fake = await startFakeLlm({
+    settings: { answersByModel: { 'fake-model': GROUNDED, 'fake-cheap': UNRELATED } },
+  });
+  worker = await startTestWorker(env, {
+    LLM_PROVIDER: 'endpoint',
+    LLM_ENDPOINT_URL: `${fake.url}/v1`,
+    LLM_MODEL: 'fake-model',
+    LLM_PRICES_JSON: JSON.stringify(PRICES),
+    FLAGS_REFRESH_MS: '100',
+    QUALITY_ESCALATION_THRESHOLD: '0.5',
+  });
+  scored = await env.createUser('free');
+  unscored = await env.createUser('free');
+  plain = await env.createUser('free');
+  for (const userId of [scored, unscored, plain]) await worker.indexedNote(userId, NOTE);
+  const store = createFlagStore(env.redis, env.keys, { now: Date.now });
+  await store.set(
+    'quality_scoring',
+    { enabled: true, percentage: 100, allow: [], deny: [unscored] },
+    { actor: 'test' },
+  );
+  // Escalation is off by default; on for `scored` only.
+  await store.set(
+    'escalation',
+    { enabled: true, percentage: 0, allow: [scored], deny: [] },
+    { actor: 'test' },
+  );
+  await worker.worker.flags.refresh(true);
+});
+afterAll(async () => {
+  await worker?.close();
+  await fake?.close();
+  await env?.close();
+});
+
+async function answer(
+  userId: string,
+  query: string,
+  extra: { experiment?: (typeof CHEAP)['experiment'] } = {},
+) {
+  const job = { ...(await worker.queueQuery(userId, query, { bypassCache: true })), ...extra };
+  if (extra.experiment) {
+    // As the API records the assignment on the row.
+    await env.db.db
+      .update(queriesTable)
+      .set({ experimentId: extra.experiment.experiment_id, experimentVariant: extra.experiment.variant })
+      .where(eq(queriesTable.id, job.query_id));
+  }
+  await worker.answerQueue.enqueue(job);
+  const row = await worker.waitFinished(job.query_id);
+  const events = (await worker.waitTerminal(job.query_id)).map((stored) => stored.event);
+  return { row, events };
+}
+
+const tokensAfterLastRestart = (events: QueryEvent[]) => {
+  const from = events.map((e) => e.type).lastIndexOf('restart');
+  return events
+    .slice(from + 1)
+    .flatMap((e) => (e.type === 'token' ? [e.text] : []))
+    .join('');
+};
+
+async function metricsText(): Promise<string> {
+  return (await worker.worker.health.request('/metrics')).text();
+}
+
+describe('answer quality scoring in the pipeline', () => {
+  it('stores the score and its parts on the row and returns them in done (an answer copied from the note scores high)', async () => {
+    const { row, events } = await answer(plain, QUESTION);
+    expect(row).toMatchObject({
+      status: 'succeeded',
+      model: 'fake-model',
+      answer: GROUNDED,
+      escalation: null,
+    });
+    expect(row.qualityScore).toBeGreaterThan(0.8);
+    expect(row.quality).toMatchObject({
+      score: row.qualityScore,
+      groundedness: 1,
+      citation_coverage: 1,
+      citation_validity: 1,
+      sentences: 2,
+      no_context: false,
+      truncated: false,
+    });
+    const done = events.at(-1);
+    expect(done?.type === 'done' && done.result.quality).toEqual(row.quality);
+    expect(await metricsText()).toMatch(
+      /assistant_answer_quality_score_count\{service="worker",source="primary",escalated="false"\} [1-9]/,
+    );
+  });
+
+  it('skips scoring for a user the quality_scoring flag is off for', async () => {
+    const { row, events } = await answer(unscored, QUESTION);
+    expect(row).toMatchObject({ status: 'succeeded', qualityScore: null, quality: null });
+    const done = events.at(-1);
+    expect(done?.type === 'done' && 'quality' in done.result).toBe(false);
+  });
+
+  it('leaves a low-scoring answer as it is with the escalation flag off', async () => {
+    const experiments = createExperimentsRepo(env.db.db);
+    await experiments.create({
+      id: 'exp_q',
+      name: 'cheap model',
+      variants: [
+        { name: 'control', weight: 1 },
+        { name: 'cheap', weight: 1, model: 'fake-cheap' },
+      ],
+    });
+    await experiments.start('exp_q');
+    const before = fake.counters().requests;
+    const { row, events } = await answer(plain, QUESTION, CHEAP);
+    expect(fake.counters().requests).toBe(before + 1);
+    expect(row).toMatchObject({ model: 'fake-cheap', answer: UNRELATED, escalation: null });
+    expect(row.qualityScore).toBeLessThan(0.2);
+    expect(events.some((e) => e.type === 'restart')).toBe(false);
+    // The experiment's results read the stored score.
+    const [figures] = await experiments.figures('exp_q');
+    expect(figures).toMatchObject({ variant: 'cheap', scored: 1 });
+    expect(figures!.meanQuality).toBeCloseTo(row.qualityScore!, 4);
+  });
+
+  it('escalates a low-scoring cheap answer to the stronger model once: restart, both attempts recorded, both costs counted', async () => {
+    const before = fake.counters().requests;
+    const { row, events } = await answer(scored, QUESTION, CHEAP);
+    expect(fake.counters().requests).toBe(before + 2);
+
+    // The second answer is the one stored, streamed after the restart, and scored again.
+    expect(row).toMatchObject({ status: 'succeeded', model: 'fake-model', answer: GROUNDED });
+    expect(row.qualityScore).toBeGreaterThan(0.8);
+    const restart = events.find((e) => e.type === 'restart');
+    expect(restart?.type === 'restart' && restart.reason).toMatch(/quality score .* below 0\.5; fake-model/);
+    expect(tokensAfterLastRestart(events)).toBe(GROUNDED);
+
+    // The first attempt: its model, score, usage and cost.
+    const first = row.escalation!;
+    expect(first).toMatchObject({ model: 'fake-cheap', provider: 'endpoint', escalated_to: 'fake-model' });
+    expect(first.score).toBeLessThan(0.2);
+    // Nano-dollars per token → micro-dollars, rounded up as every cost is.
+    const cheapMicros = Math.ceil(
+      (first.usage.prompt_tokens * 100 + first.usage.completion_tokens * 200) / 1000,
+    );
+    expect(first.cost_usd).toBeCloseTo(cheapMicros / 1e6, 9);
+    const strongPrompt = row.promptTokens! - first.usage.prompt_tokens;
+    const strongCompletion = row.completionTokens! - first.usage.completion_tokens;
+    expect(strongCompletion).toBe(GROUNDED.split(' ').length);
+    const strongMicros = Math.ceil((strongPrompt * 1000 + strongCompletion * 2000) / 1000);
+    expect(row.costMicros).toBe(cheapMicros + strongMicros);
+
+    // One ledger entry with the sum; the budget spent the sum and holds no reservation.
+    const ledger = await createCostsRepo(env.db.db).entryOf(row.id);
+    expect(ledger).toMatchObject({ costMicros: row.costMicros, model: 'fake-model' });
+    const spent = await createBudget(env.redis, env.keys).spent(scored);
+    expect(spent.userMicros).toBe(row.costMicros);
+    expect(spent.userReservedMicros).toBe(0);
+
+    const done = events.at(-1);
+    expect(done?.type === 'done' && done.result.escalation).toEqual(first);
+    const text = await metricsText();
+    expect(text).toMatch(/assistant_answer_escalations_total\{outcome="escalated"[^}]*\} 1/);
+    expect(text).toMatch(
+      /assistant_answer_quality_score_count\{service="worker",source="primary",escalated="true"\} 1/,
+    );
+  });
+
+  it('does not escalate an answer of the escalation model itself', async () => {
+    fake.update({ answersByModel: { 'fake-model': UNRELATED } });
+    try {
+      const before = fake.counters().requests;
+      const { row } = await answer(scored, QUESTION);
+      expect(fake.counters().requests).toBe(before + 1);
+      expect(row).toMatchObject({ model: 'fake-model', escalation: null });
+      expect(row.qualityScore).toBeLessThan(0.2);
+    } finally {
+      fake.update({ answersByModel: { 'fake-model': GROUNDED, 'fake-cheap': UNRELATED } });
+    }
+  });
+});
