@@ -17,6 +17,8 @@ let worker: TestWorker;
 let scored: string;
 let unscored: string;
 let plain: string;
+/** Escalation on, nothing spent before its one question. */
+let poor: string;
 
 const NOTE = {
   title: 'Sourdough starter',
@@ -50,17 +52,18 @@ beforeAll(async () => {
   scored = await env.createUser('free');
   unscored = await env.createUser('free');
   plain = await env.createUser('free');
-  for (const userId of [scored, unscored, plain]) await worker.indexedNote(userId, NOTE);
+  poor = await env.createUser('free');
+  for (const userId of [scored, unscored, plain, poor]) await worker.indexedNote(userId, NOTE);
   const store = createFlagStore(env.redis, env.keys, { now: Date.now });
   await store.set(
     'quality_scoring',
     { enabled: true, percentage: 100, allow: [], deny: [unscored] },
     { actor: 'test' },
   );
-  // Escalation is off by default; on for `scored` only.
+  // Escalation is off by default; on for `scored` and `poor` only.
   await store.set(
     'escalation',
-    { enabled: true, percentage: 0, allow: [scored], deny: [] },
+    { enabled: true, percentage: 0, allow: [scored, poor], deny: [] },
     { actor: 'test' },
   );
   await worker.worker.flags.refresh(true);
@@ -75,8 +78,9 @@ async function answer(
   userId: string,
   query: string,
   extra: { experiment?: (typeof CHEAP)['experiment'] } = {},
+  options: Parameters<TestWorker['queueQuery']>[2] = { bypassCache: true },
 ) {
-  const job = { ...(await worker.queueQuery(userId, query, { bypassCache: true })), ...extra };
+  const job = { ...(await worker.queueQuery(userId, query, options)), ...extra };
   if (extra.experiment) {
     // As the API records the assignment on the row.
     await env.db.db
@@ -198,6 +202,34 @@ describe('answer quality scoring in the pipeline', () => {
     expect(text).toMatch(/assistant_answer_escalations_total\{outcome="escalated"[^}]*\} 1/);
     expect(text).toMatch(
       /assistant_answer_quality_score_count\{service="worker",source="primary",escalated="true"\} 1/,
+    );
+  });
+
+  it('keeps the quality of a cached answer it serves again, not the escalation (that was the first query’s spend)', async () => {
+    const question = 'When should the sourdough starter be fed?';
+    const { row: first } = await answer(scored, question, CHEAP, {});
+    expect(first.escalation).not.toBeNull();
+    const before = fake.counters().requests;
+    const { row: again } = await answer(scored, question, CHEAP, {});
+    expect(fake.counters().requests).toBe(before);
+    expect(again).toMatchObject({ cached: true, costMicros: 0, escalation: null, answer: first.answer });
+    expect(again.quality).toEqual(first.quality);
+    expect(again.qualityScore).toBe(first.qualityScore);
+  });
+
+  it('keeps the first answer when the budget cannot cover the escalation', async () => {
+    const before = fake.counters().requests;
+    // Enough for the cheap model's worst case, not for the stronger one's on top.
+    const { row, events } = await answer(poor, 'Does the sourdough starter like rye?', CHEAP, {
+      bypassCache: true,
+      limits: { dailyBudgetMicros: 500 },
+    });
+    expect(fake.counters().requests).toBe(before + 1);
+    expect(row).toMatchObject({ status: 'succeeded', model: 'fake-cheap', escalation: null });
+    expect(row.qualityScore).toBeLessThan(0.5);
+    expect(events.some((e) => e.type === 'restart')).toBe(false);
+    expect(await metricsText()).toMatch(
+      /assistant_answer_escalations_total\{outcome="budget_refused"[^}]*\} 1/,
     );
   });
 
