@@ -197,6 +197,33 @@ try {
   console.log(
     `\nscorer CPU per answer (ms, this process, user+system): ${summary(allCpu)}; wall ${summary(allWall)}`,
   );
+  // Longer answers cost more (one inference over all their sentences): answers of n sentences
+  // made of the set's grounded ones, each scored 20 times against 4 of the set's notes.
+  const pool = dataset.items
+    .filter((item) => item.label === 'grounded')
+    .flatMap((item) => item.answer.split(/(?<=[.!?])\s+/));
+  const sources = ['n01', 'n02', 'n29', 'n30'].flatMap((id) => chunksOf.get(id) ?? []);
+  for (const [n, options] of [1, 3, 6, 10].flatMap(
+    (k) =>
+      [
+        [k, SCORE_DEFAULTS],
+        [k, { ...SCORE_DEFAULTS, quoteAt: 2, maxEmbedded: 100 }],
+      ] as const,
+  )) {
+    const cpu: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      const answer = Array.from({ length: n }, (_, i) => pool[(round * n + i) % pool.length]!).join(' ');
+      const started = process.cpuUsage();
+      await scoreAnswer({ answer, sources, truncated: false }, { embedder }, options);
+      const used = process.cpuUsage(started);
+      cpu.push((used.user + used.system) / 1000);
+    }
+    const mode =
+      options.quoteAt > 1
+        ? 'every sentence embedded'
+        : `defaults: quotes not embedded, at most ${options.maxEmbedded}`;
+    console.log(`  ${String(n).padStart(2)} sentences (${mode}): CPU ms ${summary(cpu)}`);
+  }
 } finally {
   await model.close();
 }

@@ -7,7 +7,7 @@ import {
 } from '@assistant/embeddings';
 import { buildExtractiveAnswer } from '@assistant/llm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerSentences, type ScoredSource, scoreAnswer } from './score-answer.ts';
+import { answerSentences, SCORE_DEFAULTS, type ScoredSource, scoreAnswer } from './score-answer.ts';
 
 // The scorer with the real ONNX model (all-MiniLM-L6-v2), as the worker holds it.
 let model: EmbeddingModel;
@@ -137,17 +137,44 @@ describe('scoreAnswer', () => {
     expect(invalid.score).toBeCloseTo(uncited.score, 4);
   });
 
-  it('embeds only the sentences when sources carry their vectors, and the sources too when not', async () => {
+  it('embeds only the sentences in doubt (no quote, at most maxEmbedded), and sources only without their vectors', async () => {
     const stored = await withVectors([GARDEN, CAR]);
+    // A quote, then two sentences whose words the notes only partly hold, then a third.
+    const answer =
+      'Water at the base, in the morning. Give the plants fish emulsion fortnightly. Seeds start indoors in spring. Rotate the tyres yearly.';
     calls.length = 0;
-    const answer = 'Water at the base, in the morning. Fish emulsion every 2 weeks.';
-    const withStored = await scoreAnswer({ answer, sources: stored, truncated: false }, { embedder });
-    expect(calls).toEqual([['Water at the base, in the morning.', 'Fish emulsion every 2 weeks.']]);
+    const withStored = await scoreAnswer(
+      { answer, sources: stored, truncated: false },
+      { embedder },
+      { ...SCORE_DEFAULTS, maxEmbedded: 2 },
+    );
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(2);
+    expect(calls[0]).not.toContain('Water at the base, in the morning.');
+    expect(withStored.sentences).toBe(4);
     calls.length = 0;
-    const without = await scoreAnswer({ answer, sources: [GARDEN, CAR], truncated: false }, { embedder });
+    await scoreAnswer(
+      { answer, sources: stored, truncated: false },
+      { embedder },
+      { ...SCORE_DEFAULTS, maxEmbedded: 10 },
+    );
+    expect(calls[0]).toHaveLength(3);
+    calls.length = 0;
+    const without = await scoreAnswer(
+      { answer, sources: [GARDEN, CAR], truncated: false },
+      { embedder },
+      { ...SCORE_DEFAULTS, maxEmbedded: 2 },
+    );
+    // The two sentences and both sources, in one inference.
     expect(calls).toHaveLength(1);
     expect(calls[0]).toHaveLength(4);
     expect(without.score).toBeCloseTo(withStored.score, 3);
+    calls.length = 0;
+    await scoreAnswer(
+      { answer: 'Water at the base, in the morning.', sources: stored, truncated: false },
+      { embedder },
+    );
+    expect(calls).toEqual([]);
   });
 
   it('gives no groundedness without sources (no_context) and discounts a truncated answer', async () => {

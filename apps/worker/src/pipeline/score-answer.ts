@@ -41,6 +41,14 @@ export type ScoreOptions = {
    * supported ones (groundedness): graded, so close calls rank in order. @defaultValue true
    */
   gradedScore: boolean;
+  /**
+   * Lexical share at or above which a sentence counts as quoted from the sources: full
+   * embedding support, and no inference for it. 1 embeds every sentence but exact copies;
+   * above 1, every sentence. @defaultValue 0.9
+   */
+  quoteAt: number;
+  /** Sentences embedded per answer at most (bounds the CPU of a long answer). @defaultValue 2 */
+  maxEmbedded: number;
   /** Multiplier of a truncated answer's score. @defaultValue 0.9 */
   truncatedFactor: number;
 };
@@ -53,6 +61,8 @@ export const SCORE_DEFAULTS: ScoreOptions = {
   supportedAt: 0.5,
   specificWeight: 5,
   gradedScore: true,
+  quoteAt: 0.9,
+  maxEmbedded: 2,
   truncatedFactor: 0.9,
 };
 
@@ -122,8 +132,8 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /**
  * Scores an answer in [0, 1] against the sources its model was given, with no LLM call: the
- * answer's sentences are embedded in one batch (the worker's warm model) and compared with the
- * sources' stored vectors (embedded only when a source has none).
+ * answer's sentences that are not plain quotes are embedded in one batch (the worker's warm
+ * model) and compared with the sources' stored vectors (embedded only when a source has none).
  *
  * - groundedness: the share of sentences supported by the sources, a sentence's support being
  *   the mix of its closest source's cosine (ramped) and the share of its content words the
@@ -155,22 +165,40 @@ export async function scoreAnswer(
   let supported = 0;
   let support: number[] = [];
   if (sentences.length > 0 && !noContext) {
+    const sourceTerms = new Set(input.sources.flatMap((s) => contentTerms(`${s.title} ${s.text}`)));
+    const lexical = sentences.map((s) => lexicalSupport(s.text, sourceTerms, options.specificWeight));
+    // A sentence (nearly) all of whose words the sources hold is a quote: its cosine would be high
+    // anyway, so it is not embedded (CPU: about 3 ms per embedded sentence on one core). Of the
+    // rest, the `maxEmbedded` whose lexical share is closest to the bar are (the cosine decides
+    // those); any other keeps its lexical share as its whole support.
+    const embedded = sentences
+      .map((sentence, i) => ({ sentence, doubt: Math.abs(lexical[i]! - options.supportedAt) }))
+      .filter(({ sentence }) => lexical[sentences.indexOf(sentence)]! < options.quoteAt)
+      .sort((a, b) => a.doubt - b.doubt)
+      .slice(0, options.maxEmbedded)
+      .map(({ sentence }) => sentence);
     const missing = input.sources.filter((s) => s.vector === undefined);
     // One inference for the sentences and any source retrieval returned without its vector.
-    const vectors = await deps.embedder.embed([
-      ...sentences.map((s) => s.text),
-      ...missing.map((s) => `${s.title}\n${s.text}`),
-    ]);
-    const fresh = new Map(missing.map((s, i) => [s, vectors[sentences.length + i]!]));
+    const vectors =
+      embedded.length === 0
+        ? []
+        : await deps.embedder.embed([
+            ...embedded.map((s) => s.text),
+            ...missing.map((s) => `${s.title}\n${s.text}`),
+          ]);
+    const fresh = new Map(missing.map((s, i) => [s, vectors[embedded.length + i]!]));
     const sourceVectors = input.sources.map((s) => s.vector ?? fresh.get(s)!);
-    const sourceTerms = new Set(input.sources.flatMap((s) => contentTerms(`${s.title} ${s.text}`)));
+    const vectorOf = new Map(embedded.map((s, i) => [s, vectors[i]!]));
     support = sentences.map((sentence, i) => {
-      const vector = vectors[i]!;
-      let best = -1;
-      for (const sourceVector of sourceVectors) best = Math.max(best, dot(vector, sourceVector));
-      const lexical = lexicalSupport(sentence.text, sourceTerms, options.specificWeight);
-      const semantic = ramp(best, options.cosineLow, options.cosineHigh);
-      return options.cosineWeight * semantic + (1 - options.cosineWeight) * lexical;
+      const vector = vectorOf.get(sentence);
+      // A quote counts as fully similar; a sentence past the cap as its lexical share.
+      let semantic = lexical[i]! >= options.quoteAt ? 1 : lexical[i]!;
+      if (vector) {
+        let best = -1;
+        for (const sourceVector of sourceVectors) best = Math.max(best, dot(vector, sourceVector));
+        semantic = ramp(best, options.cosineLow, options.cosineHigh);
+      }
+      return options.cosineWeight * semantic + (1 - options.cosineWeight) * lexical[i]!;
     });
     supported = support.filter((s) => s >= options.supportedAt).length;
   }
