@@ -197,6 +197,25 @@ try {
   console.log(
     `\nscorer CPU per answer (ms, this process, user+system): ${summary(allCpu)}; wall ${summary(allWall)}`,
   );
+  // Ablations (reported, not chosen from): each part alone, on both splits.
+  const every = { quoteAt: 2, maxEmbedded: 1000 };
+  for (const [name, options] of [
+    ['embedding only (every sentence embedded)', { ...SCORE_DEFAULTS, ...every, cosineWeight: 1 }],
+    ['words only (no inference)', { ...SCORE_DEFAULTS, cosineWeight: 0 }],
+    ['defaults, every sentence embedded', { ...SCORE_DEFAULTS, ...every }],
+  ] as const) {
+    const aucs: string[] = [];
+    for (const [split, items] of [
+      ['dev', dev],
+      ['test', test],
+    ] as const) {
+      const scored = await scoreAll(items, options);
+      const g = scored.filter((x) => x.item.label === 'grounded').map((x) => x.score);
+      const u = scored.filter((x) => x.item.label === 'ungrounded').map((x) => x.score);
+      aucs.push(`${split} AUC ${auc(g, u).toFixed(3)}`);
+    }
+    console.log(`ablation, ${name}: ${aucs.join(', ')}`);
+  }
   // Longer answers cost more (one inference over all their sentences): answers of n sentences
   // made of the set's grounded ones, each scored 20 times against 4 of the set's notes.
   const pool = dataset.items
