@@ -34,8 +34,9 @@ import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
+import { createAnswerJudge, type EscalationConfig, escalationReservation } from './pipeline/judge-answer.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
-import { SCORE_DEFAULTS, type ScoreOptions, scoreAnswer } from './pipeline/score-answer.ts';
+import type { ScoreOptions } from './pipeline/score-answer.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -70,7 +71,7 @@ export type AnswerPipelineDeps = {
    * model other than `model` wrote is answered again, once, by `chain` (which starts with
    * `model`). Absent: never escalated (the extractive provider has no model to escalate to).
    */
-  escalation?: { model: string; threshold: number; chain: FallbackChain; worstCasePricing: Pricing };
+  escalation?: EscalationConfig;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
@@ -315,78 +316,19 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     );
   }
 
-  /** The answer's quality against the sources its model was given (flag `quality_scoring`). */
-  async function score(
-    task: AnswerTask,
-    result: FallbackResult,
-    given: RetrievedChunk[],
-  ): Promise<AnswerQuality | undefined> {
-    if (!on(task, 'qualityScoring')) return undefined;
-    return step('score', () =>
-      scoreAnswer(
-        { answer: result.text, sources: given, truncated: result.truncated },
-        { embedder: deps.scoring?.embedder ?? deps.embedder },
-        deps.scoring?.options ?? SCORE_DEFAULTS,
-      ),
-    );
-  }
-
-  /**
-   * Whether an answer goes to the stronger model: the flag is on, a model wrote it (not the
-   * cache or the extractive answerer), not the escalation model itself, and it scored below the
-   * threshold.
-   */
-  function shouldEscalate(task: AnswerTask, result: FallbackResult, quality: AnswerQuality): boolean {
-    const escalation = deps.escalation;
-    return (
-      task.features?.escalation === true &&
-      escalation !== undefined &&
-      (result.fallback.source === 'primary' || result.fallback.source === 'secondary') &&
-      result.model !== escalation.model &&
-      quality.score < escalation.threshold
-    );
-  }
-
-  /**
-   * Answers again, once, with the escalation chain: its worst case is reserved first (apart from
-   * the question's own reservation, which the first attempt used), then `restart` tells clients
-   * to drop the first attempt's tokens. `undefined` when the budget cannot cover it: the first
-   * answer stands.
-   */
-  async function escalate(
-    task: AnswerTask,
-    context: { messages: ChatMessage[]; sources: RetrievedChunk[] },
-    firstQuality: AnswerQuality,
-    promptTokens: number,
-  ): Promise<FallbackResult | undefined> {
-    const escalation = deps.escalation!;
-    if (on(task, 'budgets')) {
-      const held = await step('reserve_budget', () =>
-        deps.budget.reserve({
-          userId: task.userId,
-          queryId: escalationReservation(task.queryId),
-          amountMicros: costMicros(escalation.worstCasePricing, {
-            promptTokens,
-            completionTokens: deps.options.maxTokens,
-          }),
-          userBudgetMicros: task.dailyBudgetMicros,
-          globalBudgetMicros: deps.global.dailyBudgetMicros,
-        }),
-      );
-      if (!held.ok) {
-        deps.metrics.escalations.inc({ outcome: 'budget_refused' });
-        return undefined;
-      }
-    }
-    await emit(task, {
-      type: 'restart',
-      reason: `quality score ${firstQuality.score} is below ${escalation.threshold}; ${escalation.model} answers again`,
-    });
+  const judge = createAnswerJudge<AnswerTask>({
+    embedder: deps.scoring?.embedder ?? deps.embedder,
+    options: deps.scoring?.options,
+    escalation: deps.escalation,
+    budget: deps.budget,
+    metrics: deps.metrics,
+    global: deps.global,
+    maxTokens: deps.options.maxTokens,
+    step,
+    emit,
     // No cache step: the cached answer may be the very one that scored low.
-    const second = await step('escalate', () => generateWith(task, escalation.chain, context));
-    deps.metrics.escalations.inc({ outcome: 'escalated' });
-    return second;
-  }
+    generate: (task, chain, prompt) => generateWith(task, chain, prompt),
+  });
 
   async function runAnswerPipeline(task: AnswerTask): Promise<void> {
     const { queryId, userId, query } = task;
@@ -495,18 +437,15 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     );
 
     // Scoring and escalation read the answer as generated; nothing of them reaches the model.
-    const quality = await score(task, result, context.sources);
-    let final = result;
-    let finalQuality = quality;
-    let first: { result: FallbackResult; quality: AnswerQuality } | undefined;
-    if (quality && shouldEscalate(task, result, quality)) {
-      const second = await escalate(task, context, quality, promptTokens);
-      if (second) {
-        first = { result, quality };
-        final = second;
-        finalQuality = await score(task, second, context.sources);
-      }
-    }
+    const {
+      final,
+      quality: finalQuality,
+      first,
+    } = await judge.judge(task, result, {
+      messages: context.messages,
+      sources: context.sources,
+      promptTokens,
+    });
 
     await step('record', async () => {
       for (const attempt of first ? [first.result, final] : [final]) countSpend(attempt);
@@ -525,7 +464,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
           score: first.quality.score,
           usage: usageOf(first.result.usage.promptTokens, first.result.usage.completionTokens),
           cost_usd: microsToUsd(firstCost),
-          escalated_to: deps.escalation!.model,
+          escalated_to: first.escalatedTo,
         },
       });
       deps.metrics.answersBySource.inc({
@@ -587,11 +526,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 }
 
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
-
-/** The reservation id of a query's escalation (held apart from the query's own). */
-export function escalationReservation(queryId: string): string {
-  return `${queryId}:escalation`;
-}
 
 /**
  * The stored answer of a generation. Escalated (`first`): usage and cost count both attempts,
