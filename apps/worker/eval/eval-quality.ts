@@ -144,7 +144,9 @@ try {
       ranked.push({ options, auc: auc(g, u), margin: quantile(g, 0.5) - quantile(u, 0.5) });
     }
     ranked.sort((a, b) => b.auc - a.auc || b.margin - a.margin);
-    console.log(`tuning on dev (${dev.length} answers), ${grid.length} grid points; best 10:`);
+    console.log(
+      `tuning on dev (${dev.length} answers), ${grid.length} grid points; best 3, then the best 2 at each embedding weight:`,
+    );
     const best = (w: number) => ranked.filter((r) => r.options.cosineWeight === w).slice(0, 2);
     for (const r of [...ranked.slice(0, 3), ...[0.25, 0.5, 0.75, 1].flatMap(best)]) {
       const { cosineLow, cosineHigh, cosineWeight, specificWeight, gradedScore } = r.options;
