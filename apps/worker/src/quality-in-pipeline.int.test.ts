@@ -1,10 +1,17 @@
 import type { QueryEvent } from '@assistant/contracts';
-import { createCostsRepo, createExperimentsRepo, queries as queriesTable } from '@assistant/db';
+import {
+  createCostsRepo,
+  createExperimentsRepo,
+  ledgerEntryOf,
+  queries as queriesTable,
+  rowOfAnswer,
+} from '@assistant/db';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
 import { createFlagStore } from '@assistant/flags';
 import { createBudget } from '@assistant/limits';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { escalationReservation } from './pipeline/judge-answer.ts';
 import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
 
 // Answer scoring and escalation inside the worker as compose.ts builds it (real Redis, Postgres,
@@ -231,6 +238,55 @@ describe('answer quality scoring in the pipeline', () => {
     expect(await metricsText()).toMatch(
       /assistant_answer_escalations_total\{outcome="budget_refused"[^}]*\} 1/,
     );
+  });
+
+  it('settles both reservations of an escalated answer a crashed run had stored, when its job replays', async () => {
+    // The run stored the row (and its ledger entry), then died before settling.
+    const job = await worker.queueQuery(poor, 'Which flour does the starter get?');
+    const budget = createBudget(env.redis, env.keys);
+    const limits = { userBudgetMicros: 1_000_000, globalBudgetMicros: 1_000_000_000 };
+    await budget.reserve({ userId: poor, queryId: job.query_id, amountMicros: 300, ...limits });
+    await budget.reserve({
+      userId: poor,
+      queryId: escalationReservation(job.query_id),
+      amountMicros: 900,
+      ...limits,
+    });
+    const before = await budget.spent(poor);
+    const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+    const stored = await env.queries.markSucceeded(
+      job.query_id,
+      rowOfAnswer(
+        {
+          outcome: 'answered',
+          answer: GROUNDED,
+          sources: [],
+          model: 'fake-model',
+          provider: 'endpoint',
+          usage,
+          cost_usd: 0.000042,
+          truncated: false,
+          escalation: {
+            model: 'fake-cheap',
+            provider: 'endpoint',
+            score: 0.1,
+            usage,
+            cost_usd: 0.000002,
+            escalated_to: 'fake-model',
+          },
+        },
+        { costMicros: 42, cached: false },
+      ),
+      (row) => ledgerEntryOf(row, { inputNanosPerToken: 1000, outputNanosPerToken: 2000 }, Date.now()),
+    );
+    expect(stored?.escalation).not.toBeNull();
+    const requests = fake.counters().requests;
+    await worker.answerQueue.enqueue(job);
+    await worker.waitTerminal(job.query_id);
+    expect(fake.counters().requests).toBe(requests);
+    const after = await budget.spent(poor);
+    expect(after.userReservedMicros).toBe(before.userReservedMicros - 1200);
+    expect(after.userMicros).toBe(before.userMicros + 42);
   });
 
   it('does not escalate an answer of the escalation model itself', async () => {
