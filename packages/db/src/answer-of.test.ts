@@ -33,16 +33,16 @@ function storedRow(stored: ReturnType<typeof rowOfAnswer>, overrides: Partial<Qu
     attempts: 1,
     experimentId: null,
     experimentVariant: null,
-    qualityScore: null,
-    quality: null,
-    queryClass: null,
-    escalation: null,
     createdAt: new Date('2026-03-01T10:00:00Z'),
     startedAt: new Date('2026-03-01T10:00:01Z'),
     finishedAt: new Date('2026-03-01T10:00:02Z'),
     ...stored,
     cached: stored.cached ?? false,
     fallback: stored.fallback ?? null,
+    qualityScore: stored.qualityScore ?? null,
+    quality: stored.quality ?? null,
+    escalation: stored.escalation ?? null,
+    queryClass: null,
     ...overrides,
   };
 }
@@ -75,6 +75,42 @@ describe('rowOfAnswer and answerOf', () => {
     expect(stored.cached).toBe(true);
     expect(answerOf(storedRow(stored))).toEqual(plain);
     expect('fallback' in answerOf(storedRow(stored))).toBe(false);
+  });
+
+  it('store the quality score in its column and its parts as jsonb, with an escalation, and read them back', () => {
+    const scored: Answer = {
+      ...answer,
+      quality: {
+        score: 0.82,
+        groundedness: 1,
+        support: 0.8,
+        citation_coverage: 1,
+        citation_validity: 1,
+        sentences: 2,
+        supported_sentences: 2,
+        no_context: false,
+        truncated: false,
+        version: 1,
+      },
+      escalation: {
+        model: 'm-1b',
+        provider: 'fake',
+        score: 0.1,
+        usage: { prompt_tokens: 100, completion_tokens: 8, total_tokens: 108 },
+        cost_usd: 0.00002,
+        escalated_to: 'm-8b',
+      },
+    };
+    const stored = rowOfAnswer(scored, { costMicros: 294, cached: false });
+    expect(stored).toMatchObject({
+      qualityScore: 0.82,
+      quality: scored.quality,
+      escalation: scored.escalation,
+    });
+    expect(answerOf(storedRow(stored))).toEqual(scored);
+    const unscored = rowOfAnswer(answer, { costMicros: 294, cached: false });
+    expect(unscored).toMatchObject({ qualityScore: null, quality: null, escalation: null });
+    expect('quality' in answerOf(storedRow(unscored))).toBe(false);
   });
 
   it('take the cost from the stored micro-dollars, not the float', () => {

@@ -31,6 +31,8 @@ export function answerOf(row: QueryRow): Answer {
     cost_usd: microsToUsd(row.costMicros ?? 0),
     truncated: row.truncated,
     ...(row.fallback ? { fallback: row.fallback } : {}),
+    ...(row.quality ? { quality: row.quality } : {}),
+    ...(row.escalation ? { escalation: row.escalation } : {}),
   };
 }
 
@@ -51,5 +53,8 @@ export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached
     truncated: answer.truncated,
     cached: extras.cached,
     fallback: answer.fallback ?? null,
+    qualityScore: answer.quality?.score ?? null,
+    quality: answer.quality ?? null,
+    escalation: answer.escalation ?? null,
   };
 }

@@ -1,6 +1,6 @@
-import type { RedisClient } from './redis.ts';
 import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
+import type { RedisClient } from './redis.ts';
 
 const appendScript = loadLua(new URL('./lua/served-hit-append.lua', import.meta.url));
 const ackScript = loadLua(new URL('./lua/served-hit-ack.lua', import.meta.url));
