@@ -21,7 +21,7 @@ import {
   NO_SOURCES_ANSWER,
 } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { Metrics } from '@assistant/telemetry';
+import { type Metrics, type Span, withSpan } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
@@ -138,10 +138,11 @@ function toSource(chunk: RetrievedChunk): Source {
  * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
 export function createAnswerPipeline(deps: AnswerPipelineDeps) {
-  async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+  /** One timed step in its span, `assistant.<name>` (a child of the attempt's span). */
+  async function step<T>(name: string, run: (span: Span) => T | Promise<T>): Promise<T> {
     const end = deps.metrics.stepDuration.startTimer({ step: name });
     try {
-      return await run();
+      return await withSpan(`assistant.${name}`, run);
     } finally {
       end();
     }
@@ -164,7 +165,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     owner?: Pick<AnswerTask, 'owner' | 'nextSeq'>,
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
-    await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
+    await withSpan('assistant.settle_budget', { attributes: { cost_micros: cost } }, () =>
+      deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost }),
+    );
     const done = terminalEventOf(row);
     if (done?.type !== 'done') return;
     await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
@@ -243,9 +246,16 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const classification = await step('classify', () => classifyQuery(query));
     // One inference per question: retrieval and the semantic cache share its vector.
     const [vector] = await step('embed', () => deps.embedder.embed([query]));
-    const retrieved = await step('retrieve', () =>
-      deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
-    );
+    const retrieved = await step('retrieve', async (span) => {
+      const chunks = await deps.retriever.retrieve({
+        userId,
+        query,
+        vector: vector!,
+        limit: deps.options.topK,
+      });
+      span.setAttribute('retrieved', chunks.length);
+      return chunks;
+    });
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
     if (retrieved.length === 0 && deps.options.noContext) {
       await answerNoContext(task, state);
@@ -278,15 +288,17 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const similar =
       task.bypassCache || !on(task, 'semanticCache')
         ? undefined
-        : await step('semantic_cache', () =>
-            deps.semanticCache.lookup({
+        : await step('semantic_cache', async (span) => {
+            const hit = await deps.semanticCache.lookup({
               state,
               settings,
               query,
               vector: vector!,
               evidenceKey,
-            }),
-          );
+            });
+            span.setAttributes({ 'cache.tier': 'semantic', 'cache.hit': hit !== undefined });
+            return hit;
+          });
     if (similar) {
       const answer: Answer = {
         ...similar,
@@ -308,15 +320,17 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     });
     // The `budgets` flag off: nothing is reserved or refused (the spend is still settled).
     const reservation = on(task, 'budgets')
-      ? await step('reserve_budget', () =>
-          deps.budget.reserve({
+      ? await step('reserve_budget', async (span) => {
+          const reserved = await deps.budget.reserve({
             userId,
             queryId,
             amountMicros: worstCase,
             userBudgetMicros: task.dailyBudgetMicros,
             globalBudgetMicros: deps.global.dailyBudgetMicros,
-          }),
-        )
+          });
+          span.setAttributes({ reserved_micros: worstCase, 'budget.ok': reserved.ok });
+          return reserved;
+        })
       : ({ ok: true } as const);
     if (!reservation.ok) {
       throw new TerminalError(
@@ -332,7 +346,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       { send: (text) => emit(task, { type: 'token', text }) },
       deps.options.tokenBatch,
     );
-    const result = await step('generate', async () => {
+    const result = await step('generate', async (span) => {
       const generated = await picked.chain.generate(
         {
           messages: context.messages,
@@ -358,13 +372,22 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         },
       );
       await tokens.flush();
+      span.setAttributes({
+        provider: generated.provider,
+        model: generated.model,
+        prompt_tokens: generated.usage.promptTokens,
+        completion_tokens: generated.usage.completionTokens,
+        'fallback.source': generated.fallback.source,
+        truncated: generated.truncated,
+      });
       return generated;
     });
 
-    await step('record', async () => {
+    await step('record', async (span) => {
       const cached = result.fallback.source === 'cache';
       const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
       const cost = costMicros(pricing, result.usage);
+      span.setAttributes({ model: result.model, cost_micros: cost, cost_usd: microsToUsd(cost) });
       const answer = toAnswer(result, sources, cost);
       deps.metrics.costMicros.inc({ model: result.model }, cost);
       deps.metrics.llmTokens.inc(
