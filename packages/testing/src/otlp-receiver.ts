@@ -56,7 +56,7 @@ function hexId(id: string | undefined): string {
   return Buffer.from(id, 'base64').toString('hex');
 }
 
-function valueOf(value: AnyValue): string | number | boolean {
+function anyValueOf(value: AnyValue): string | number | boolean {
   if (value.stringValue !== undefined) return value.stringValue;
   if (value.intValue !== undefined) return Number(value.intValue);
   if (value.doubleValue !== undefined) return value.doubleValue;
@@ -65,7 +65,7 @@ function valueOf(value: AnyValue): string | number | boolean {
 }
 
 function attributesOf(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
-  return Object.fromEntries((list ?? []).map((kv) => [kv.key, valueOf(kv.value)]));
+  return Object.fromEntries((list ?? []).map((kv) => [kv.key, anyValueOf(kv.value)]));
 }
 
 /** Flattens one OTLP/JSON export request. */
