@@ -91,6 +91,12 @@ describe('tracing with an OTLP endpoint (http/json)', () => {
           expect(hidden.isRecording()).toBe(false);
         }),
       );
+      // Also with an explicit parent (a job's context), as the worker starts its attempt span.
+      await withoutTracing(() =>
+        withSpan('assistant.hidden', { parent: extractContext({ traceparent: CALLER }) }, (hidden) => {
+          expect(hidden.isRecording()).toBe(false);
+        }),
+      );
     });
     expect(carried.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     expect(logged.trace_id).toBe('0af7651916cd43dd8448eb211c80319c');

@@ -10,7 +10,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { isTracingSuppressed, suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 
 /** What {@link startTracing} needs: whether anything is configured, and the service's name. */
 export type TracingOptions = {
@@ -136,7 +136,13 @@ export function withSpan<T>(
 ): Promise<T> {
   const options = typeof optionsOrRun === 'function' ? {} : optionsOrRun;
   const run = typeof optionsOrRun === 'function' ? optionsOrRun : maybeRun!;
-  const parent = options.parent ?? context.active();
+  // An explicit parent (extracted from a job or headers) keeps the suppression of `withoutTracing`.
+  const active = context.active();
+  const parent = options.parent
+    ? isTracingSuppressed(active)
+      ? suppressTracing(options.parent)
+      : options.parent
+    : active;
   return tracer().startActiveSpan(
     name,
     {
