@@ -259,4 +259,31 @@ describe('tracing across the queue', () => {
     expect(poll).toMatchObject({ name: 'assistant.poll', parentSpanId: CALLER_SPAN, statusCode: 2 });
     expect(poll.attributes['error.code']).toBe('not_found');
   });
+
+  it('with no OTEL_* set, creates no exporter: nothing reaches the SDK default localhost:4318', async (ctx) => {
+    // Listen where the SDK's default OTLP exporter would send; skipped if another process has it.
+    const defaultPort = await startOtlpReceiver(4318).catch(() => undefined);
+    if (!defaultPort) return ctx.skip();
+    try {
+      const env = Object.fromEntries(Object.entries(stack.env).filter(([key]) => !key.startsWith('OTEL_')));
+      const api = await startService('api', { ...env, PORT: '0', MIGRATE_ON_START: 'false' });
+      const res = await fetch(`${api.url}/v1/queries`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          'content-type': 'application/json',
+          traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
+        },
+        body: JSON.stringify({ query: 'Is anything traced without a collector?' }),
+      });
+      expect(res.status).toBe(202);
+      const { links } = (await res.json()) as { links: { self: string } };
+      await fetch(`${api.url}${links.self}?wait=20`, { headers: { authorization: `Bearer ${apiKey}` } });
+      // The shutdown flush is where a configured exporter would send at the latest.
+      expect(await api.stop('SIGTERM')).toBe(0);
+      expect(defaultPort.requests()).toBe(0);
+    } finally {
+      await defaultPort.close();
+    }
+  });
 });
