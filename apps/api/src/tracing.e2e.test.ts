@@ -205,6 +205,50 @@ describe('tracing across the queue', () => {
     expect(logs.length).toBeGreaterThan(0);
   });
 
+  it('puts each fallback past the models in its own span: the cached answer (a miss), then the extractive answer', async () => {
+    fake.update({ failNext: 2 });
+    const trace = '1234567890abcdef1234567890abcdef';
+    const res = await fetch(`${stack.api.url}/v1/queries`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        'content-type': 'application/json',
+        traceparent: `00-${trace}-${CALLER_SPAN}-01`,
+      },
+      body: JSON.stringify({ query: 'Which fallback answers when both models fail?' }),
+    });
+    const { links } = (await res.json()) as { links: { self: string } };
+    const view = (await (
+      await fetch(`${stack.api.url}${links.self}?wait=20`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ).json()) as { model: string };
+    expect(view.model).toBe('extractive');
+    const spans = await waitUntil(
+      () => {
+        const mine = receiver.spans().filter((s) => s.traceId === trace);
+        return mine.some((s) => s.name === 'assistant.record') ? mine : undefined;
+      },
+      { what: 'the fallback trace exported', timeoutMs: 20_000 },
+    );
+    const generate = spans.find((s) => s.name === 'assistant.generate')!;
+    const underGenerate = spans
+      .filter((s) => s.parentSpanId === generate.spanId)
+      .map((s) => [
+        s.name,
+        s.attributes.model ?? s.attributes['fallback.to'],
+        s.attributes.outcome ?? s.attributes['cache.hit'],
+      ]);
+    expect(underGenerate).toEqual(
+      expect.arrayContaining([
+        ['assistant.llm_attempt', 'fake-model', 'failed'],
+        ['assistant.llm_attempt', 'fake-model-2', 'failed'],
+        ['assistant.fallback', 'cache', false],
+        ['assistant.fallback', 'extractive', undefined],
+      ]),
+    );
+    expect(underGenerate).toHaveLength(4);
+    expect(generate.attributes['fallback.source']).toBe('extractive');
+  });
+
   it('records no span for a user whose tracing flag is off; the process keeps tracing others', async () => {
     const quiet = await stack.createUser();
     const patched = await fetch(`${stack.api.url}/v1/admin/flags/tracing`, {

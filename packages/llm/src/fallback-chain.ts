@@ -208,15 +208,17 @@ export function createFallbackChain(
         }
       }
 
-      const cached = await withSpan(
-        'assistant.fallback',
-        { attributes: { 'fallback.to': 'cache', 'cache.tier': 'exact' } },
-        async (span) => {
-          const hit = await lookUpCache(req, hooks.cachedAnswer);
-          span.setAttribute('cache.hit', hit !== undefined);
-          return hit;
-        },
-      );
+      const cached = !hooks.cachedAnswer
+        ? undefined
+        : await withSpan(
+            'assistant.fallback',
+            { attributes: { 'fallback.to': 'cache', 'cache.tier': 'exact' } },
+            async (span) => {
+              const hit = await lookUpCache(req, hooks.cachedAnswer);
+              span.setAttribute('cache.hit', hit !== undefined);
+              return hit;
+            },
+          );
       if (cached) {
         if (cached.text.length > 0) await onToken(cached.text);
         // No tokens were spent on this answer: a cache hit must not be charged again.

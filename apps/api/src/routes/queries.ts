@@ -7,7 +7,6 @@ import { isStreamId } from '@assistant/queue';
 import {
   extractContext,
   injectTraceparent,
-  type Link,
   type Logger,
   linkTo,
   type Metrics,
@@ -84,14 +83,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     userId: string,
     name: string,
     run: (span: Span) => Promise<T>,
-    links?: Link[],
   ): Promise<T> {
     const parent = extractContext({
       traceparent: c.req.header('traceparent'),
       tracestate: c.req.header('tracestate'),
     });
-    const inSpan = () =>
-      withSpan(name, { kind: 'server', parent, links, attributes: { user_id: userId } }, run);
+    const inSpan = () => withSpan(name, { kind: 'server', parent, attributes: { user_id: userId } }, run);
     return deps.flags.enabled('tracing', userId) ? inSpan() : withoutTracing(inSpan);
   }
 
