@@ -51,6 +51,36 @@ afterAll(async () => {
   await receiver?.close();
 });
 
+/** Submits `query` as a caller in trace `traceId`; returns the 202's body. */
+async function ask(
+  query: string,
+  traceId: string,
+  options: { key?: string; url?: string } = {},
+): Promise<{ id: string; links: { self: string; events: string } }> {
+  const res = await fetch(`${options.url ?? stack.api.url}/v1/queries`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${options.key ?? apiKey}`,
+      'content-type': 'application/json',
+      traceparent: `00-${traceId}-${CALLER_SPAN}-01`,
+    },
+    body: JSON.stringify({ query }),
+  });
+  expect(res.status).toBe(202);
+  return (await res.json()) as { id: string; links: { self: string; events: string } };
+}
+
+/** Long-polls a query until it is finished; returns its view. */
+async function waitAnswered(
+  self: string,
+  options: { key?: string; url?: string } = {},
+): Promise<{ status: string; answer: string; model: string }> {
+  const res = await fetch(`${options.url ?? stack.api.url}${self}?wait=20`, {
+    headers: { authorization: `Bearer ${options.key ?? apiKey}` },
+  });
+  return (await res.json()) as { status: string; answer: string; model: string };
+}
+
 /** The span's ancestors by parent id, nearest first, among the spans received. */
 function ancestorsOf(span: ReceivedSpan, spans: ReceivedSpan[]): ReceivedSpan[] {
   const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -76,21 +106,8 @@ const API_SPANS = ['assistant.query', 'assistant.admission', 'assistant.cache_lo
 
 describe('tracing across the queue', () => {
   it("keeps one question in one trace, the caller's, from the API's span through the job to every worker step", async () => {
-    const res = await fetch(`${stack.api.url}/v1/queries`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${apiKey}`,
-        'content-type': 'application/json',
-        traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
-      },
-      body: JSON.stringify({ query: QUESTION }),
-    });
-    expect(res.status).toBe(202);
-    const { id, links } = (await res.json()) as { id: string; links: { self: string; events: string } };
-    const poll = await fetch(`${stack.api.url}${links.self}?wait=20`, {
-      headers: { authorization: `Bearer ${apiKey}` },
-    });
-    const view = (await poll.json()) as { status: string; answer: string; model: string };
+    const { id, links } = await ask(QUESTION, CALLER_TRACE);
+    const view = await waitAnswered(links.self);
     expect(view.status).toBe('succeeded');
     expect(view.model).toBe('fake-model-2');
     const sse = await fetch(`${stack.api.url}${links.events}`);
@@ -208,19 +225,8 @@ describe('tracing across the queue', () => {
   it('puts each fallback past the models in its own span: the cached answer (a miss), then the extractive answer', async () => {
     fake.update({ failNext: 2 });
     const trace = '1234567890abcdef1234567890abcdef';
-    const res = await fetch(`${stack.api.url}/v1/queries`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${apiKey}`,
-        'content-type': 'application/json',
-        traceparent: `00-${trace}-${CALLER_SPAN}-01`,
-      },
-      body: JSON.stringify({ query: 'Which fallback answers when both models fail?' }),
-    });
-    const { links } = (await res.json()) as { links: { self: string } };
-    const view = (await (
-      await fetch(`${stack.api.url}${links.self}?wait=20`, { headers: { authorization: `Bearer ${apiKey}` } })
-    ).json()) as { model: string };
+    const { links } = await ask('Which fallback answers when both models fail?', trace);
+    const view = await waitAnswered(links.self);
     expect(view.model).toBe('extractive');
     const spans = await waitUntil(
       () => {
@@ -260,21 +266,8 @@ describe('tracing across the queue', () => {
     // Every process picks the override up within FLAGS_REFRESH_MS.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const quietTrace = 'aaaabbbbccccddddeeeeffff00001111';
-    const res = await fetch(`${stack.api.url}/v1/queries`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${quiet.api_key}`,
-        'content-type': 'application/json',
-        traceparent: `00-${quietTrace}-${CALLER_SPAN}-01`,
-      },
-      body: JSON.stringify({ query: 'What is on the shopping list?' }),
-    });
-    expect(res.status).toBe(202);
-    const { links } = (await res.json()) as { links: { self: string } };
-    const poll = await fetch(`${stack.api.url}${links.self}?wait=20`, {
-      headers: { authorization: `Bearer ${quiet.api_key}` },
-    });
-    expect(((await poll.json()) as { status: string }).status).toBe('succeeded');
+    const { links } = await ask('What is on the shopping list?', quietTrace, { key: quiet.api_key });
+    expect((await waitAnswered(links.self, { key: quiet.api_key })).status).toBe('succeeded');
     // Give the batch processors time to export anything they had (they export every 100 ms).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const spans = receiver.spans();
@@ -311,18 +304,8 @@ describe('tracing across the queue', () => {
     try {
       const env = Object.fromEntries(Object.entries(stack.env).filter(([key]) => !key.startsWith('OTEL_')));
       const api = await startService('api', { ...env, PORT: '0', MIGRATE_ON_START: 'false' });
-      const res = await fetch(`${api.url}/v1/queries`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${apiKey}`,
-          'content-type': 'application/json',
-          traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
-        },
-        body: JSON.stringify({ query: 'Is anything traced without a collector?' }),
-      });
-      expect(res.status).toBe(202);
-      const { links } = (await res.json()) as { links: { self: string } };
-      await fetch(`${api.url}${links.self}?wait=20`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const { links } = await ask('Is anything traced without a collector?', CALLER_TRACE, { url: api.url });
+      await waitAnswered(links.self, { url: api.url });
       // The shutdown flush is where a configured exporter would send at the latest.
       expect(await api.stop('SIGTERM')).toBe(0);
       expect(defaultPort.requests()).toBe(0);
