@@ -210,6 +210,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       now: Date.now,
     }),
     eventLoopDelayMs: () => eventLoopDelay.ms(),
+    // The job (kept for the queue's retention) holds the trace context its query was submitted under.
+    traceOf: async (queryId) => (await queue.queue.getJob(queryId))?.data?.trace,
     checks: { redis: () => redis.ping(), postgres: () => db.ping() },
     metrics,
     logger,

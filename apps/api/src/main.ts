@@ -8,6 +8,7 @@ import {
   listenOrExit,
   onStopSignals,
   runProcessPool,
+  startTracing,
 } from '@assistant/telemetry';
 import { createAdaptorServer } from '@hono/node-server';
 import { buildApi } from './compose.ts';
@@ -28,6 +29,11 @@ async function main() {
       laterEnv: { MIGRATE_ON_START: 'false' },
     });
   }
+  // Tracing first, so every span of this process is recorded (no-op unless OTEL_* asks for it).
+  const tracing = await startTracing({
+    enabled: config.tracing.enabled,
+    serviceName: config.tracing.serviceName ?? 'assistant-api',
+  });
   const metrics = createMetrics('api');
 
   // Signals are handled from the first moment. Before the server listens nothing has been served
@@ -79,6 +85,8 @@ async function main() {
     await closed;
     clearTimeout(idle);
     await api.close();
+    // The spans of the last requests are exported before the process ends.
+    await tracing.shutdown();
     clearTimeout(force);
     process.exit(0);
   };

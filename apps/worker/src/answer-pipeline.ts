@@ -30,7 +30,7 @@ import {
   NO_SOURCES_ANSWER,
 } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { CacheTierLabel, Metrics } from '@assistant/telemetry';
+import { type CacheTierLabel, type Metrics, type Span, withSpan } from '@assistant/telemetry';
 import { countChainAnswer } from './pipeline/answer-metrics.ts';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { classifyQuery } from './pipeline/classify.ts';
@@ -168,10 +168,11 @@ function toSource(chunk: RetrievedChunk): Source {
  * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
 export function createAnswerPipeline(deps: AnswerPipelineDeps) {
-  async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+  /** One timed step in its span, `assistant.<name>` (a child of the attempt's span). */
+  async function step<T>(name: string, run: (span: Span) => T | Promise<T>): Promise<T> {
     const end = deps.metrics.stepDuration.startTimer({ step: name });
     try {
-      return await run();
+      return await withSpan(`assistant.${name}`, run);
     } finally {
       end();
     }
@@ -194,7 +195,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     owner?: Pick<AnswerTask, 'owner' | 'nextSeq'>,
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
-    await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
+    await withSpan('assistant.settle_budget', { attributes: { cost_micros: cost } }, () =>
+      deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost }),
+    );
     // The escalation's own reservation is freed (its cost is in the row's, settled above).
     if (row.escalation) {
       await deps.budget.settle({
@@ -335,9 +338,16 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const classification = await step('classify', () => classifyQuery(query));
     // One inference per question: retrieval and the semantic cache share its vector.
     const [vector] = await step('embed', () => deps.embedder.embed([query]));
-    const retrieved = await step('retrieve', () =>
-      deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
-    );
+    const retrieved = await step('retrieve', async (span) => {
+      const chunks = await deps.retriever.retrieve({
+        userId,
+        query,
+        vector: vector!,
+        limit: deps.options.topK,
+      });
+      span.setAttribute('retrieved', chunks.length);
+      return chunks;
+    });
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
     if (retrieved.length === 0 && deps.options.noContext) {
       await answerNoContext(task, state);
@@ -372,15 +382,17 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     const similar =
       task.bypassCache || !on(task, 'semanticCache')
         ? undefined
-        : await step('semantic_cache', () =>
-            deps.semanticCache.lookup({
+        : await step('semantic_cache', async (span) => {
+            const hit = await deps.semanticCache.lookup({
               state,
               settings,
               query,
               vector: vector!,
               evidenceKey,
-            }),
-          );
+            });
+            span.setAttributes({ 'cache.tier': 'semantic', 'cache.hit': hit !== undefined });
+            return hit;
+          });
     if (similar) {
       const answer: Answer = {
         ...similar,
@@ -402,15 +414,17 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     });
     // The `budgets` flag off: nothing is reserved or refused (the spend is still settled).
     const reservation = on(task, 'budgets')
-      ? await step('reserve_budget', () =>
-          deps.budget.reserve({
+      ? await step('reserve_budget', async (span) => {
+          const reserved = await deps.budget.reserve({
             userId,
             queryId,
             amountMicros: worstCase,
             userBudgetMicros: task.dailyBudgetMicros,
             globalBudgetMicros: deps.global.dailyBudgetMicros,
-          }),
-        )
+          });
+          span.setAttributes({ reserved_micros: worstCase, 'budget.ok': reserved.ok });
+          return reserved;
+        })
       : ({ ok: true } as const);
     if (!reservation.ok) {
       throw new TerminalError(
@@ -421,14 +435,23 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       );
     }
 
-    const result = await step('generate', () =>
-      generateWith(
+    const result = await step('generate', async (span) => {
+      const generated = await generateWith(
         task,
         picked.chain,
         context,
         task.bypassCache || !on(task, 'exactCache') ? undefined : () => deps.cachedAnswer({ state, query }),
-      ),
-    );
+      );
+      span.setAttributes({
+        provider: generated.provider,
+        model: generated.model,
+        prompt_tokens: generated.usage.promptTokens,
+        completion_tokens: generated.usage.completionTokens,
+        'fallback.source': generated.fallback.source,
+        truncated: generated.truncated,
+      });
+      return generated;
+    });
 
     // Scoring and escalation read the answer as generated; nothing of them reaches the model.
     const {
@@ -441,7 +464,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       promptTokens,
     });
 
-    await step('record', async () => {
+    await step('record', async (span) => {
       const cached = final.fallback.source === 'cache';
       const pricing = cached ? FREE : deps.pricing(final.provider, final.model);
       // An escalated answer costs both attempts: one ledger entry and one settle of the sum.
@@ -450,6 +473,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         : 0;
       const finalCost = costMicros(pricing, final.usage);
       const cost = finalCost + firstCost;
+      span.setAttributes({ model: final.model, cost_micros: cost, cost_usd: microsToUsd(cost) });
       const answer = toAnswer(final, sources, cost, {
         quality: finalQuality,
         first: first && {

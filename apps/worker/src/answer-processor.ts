@@ -5,7 +5,16 @@ import type { Flags } from '@assistant/flags';
 import type { Admission, Budget, RunSlots } from '@assistant/limits';
 import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import { dependencyFailureOf, isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
+import {
+  dependencyFailureOf,
+  extractContext,
+  isDatabaseUnavailable,
+  type Logger,
+  type Metrics,
+  type Span,
+  withoutTracing,
+  withSpan,
+} from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { type AnswerTask, type RunSummary, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
@@ -137,26 +146,58 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     throw new DelayedError();
   }
 
-  async function processAnswerJob(job: Job, token?: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * One attempt of a job in its span (`assistant.answer`, attribute `attempt`), a child of the
+   * submitting request's span through the job's trace context: every attempt of a retried job
+   * is a sibling under the same `assistant.query`. Untraced for a user whose `tracing` flag is off.
+   */
+  function processAnswerJob(job: Job, token?: string, signal?: AbortSignal): Promise<void> {
+    const data = (job.data ?? {}) as Partial<Record<string, unknown>>;
+    const userId = typeof data.user_id === 'string' ? data.user_id : undefined;
+    const trace = typeof data.trace === 'object' ? (data.trace as Record<string, string>) : undefined;
+    const attempt = () =>
+      withSpan(
+        'assistant.answer',
+        {
+          kind: 'consumer',
+          parent: extractContext(trace),
+          attributes: {
+            attempt: job.attemptsMade + 1,
+            retry: job.attemptsMade > 0,
+            ...(typeof data.query_id === 'string' ? { query_id: data.query_id } : {}),
+            ...(userId ? { user_id: userId } : {}),
+            ...(typeof data.tier === 'string' ? { tier: data.tier } : {}),
+          },
+          // Put back to wait (run slots, an outage, a lost lock): not a failure of the attempt.
+          isFailure: (error) => !(error instanceof DelayedError),
+        },
+        (span) => processAttempt(job, span, token, signal),
+      );
+    return userId && deps.flags?.enabled('tracing', userId) === false ? withoutTracing(attempt) : attempt();
+  }
+
+  async function processAttempt(job: Job, span: Span, token?: string, signal?: AbortSignal): Promise<void> {
     try {
-      await processOnce(job, token, signal);
+      await processOnce(job, span, token, signal);
     } catch (error) {
       const enqueuedAt = typeof job.data?.enqueued_at === 'number' ? job.data.enqueued_at : job.timestamp;
       if (isDatabaseUnavailable(error) && deps.now() - enqueuedAt < deps.options.databaseOutageMaxWaitMs) {
         deps.logger.warn({ queryId: job.data?.query_id }, 'postgres unreachable: question waits');
+        span.setAttribute('outcome', 'delayed');
         await postpone(job, token, 2_000);
       }
       throw error;
     }
   }
 
-  async function processOnce(job: Job, token?: string, signal?: AbortSignal): Promise<void> {
+  async function processOnce(job: Job, span: Span, token?: string, signal?: AbortSignal): Promise<void> {
     const parsed = AnswerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid answer job payload: ${parsed.error.message}`);
     const payload = parsed.data;
     const slotId = job.id ?? payload.query_id;
     if (!(await deps.runSlots.acquire(payload.user_id, slotId, payload.limits.maxRunning))) {
       // Over the user's running cap: wait (jittered), without spending an attempt.
+      span.setAttribute('outcome', 'delayed');
       await postpone(job, token, deps.options.runSlotRetryMs);
     }
     const renew = setInterval(() => {
@@ -178,12 +219,18 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     }
     if (!row) {
       await releaseSlot();
+      span.setAttribute('outcome', 'replayed');
       await finishReplay(payload);
       return;
     }
+    span.setAttribute('query_length', row.query.length);
 
     const log = deps.logger.child({ queryId: row.id, requestId: payload.request_id, attempt });
-    const end = deps.metrics.jobDuration.startTimer({ queue: 'answer-query' });
+    const timer = deps.metrics.jobDuration.startTimer({ queue: 'answer-query' });
+    const end = (labels: { outcome: string }) => {
+      span.setAttribute('outcome', labels.outcome);
+      timer(labels);
+    };
     try {
       // This run claims the stream: a run that lost its lock can no longer write to it.
       const owner = token ?? `${slotId}:${attempt}:${deps.now()}`;
@@ -235,7 +282,9 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       end({ outcome: final ? 'failed' : 'retried' });
       log.warn({ err: error, final }, 'answer attempt failed');
       if (!final) throw error;
-      await failQuery(payload, toFailure(error));
+      const failure = toFailure(error);
+      span.setAttribute('error.code', failure.code);
+      await failQuery(payload, failure);
       deps.metrics.queryDuration.observe(
         { outcome: 'failed', cache: 'miss' },
         (deps.now() - payload.enqueued_at) / 1000,

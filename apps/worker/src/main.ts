@@ -8,6 +8,7 @@ import {
   listenOrExit,
   onStopSignals,
   runProcessPool,
+  startTracing,
 } from '@assistant/telemetry';
 import { serve } from '@hono/node-server';
 import { buildWorker } from './compose.ts';
@@ -27,6 +28,11 @@ async function main() {
       laterEnv: { MIGRATE_ON_START: 'false' },
     });
   }
+  // Tracing first, so every span of this process is recorded (no-op unless OTEL_* asks for it).
+  const tracing = await startTracing({
+    enabled: config.tracing.enabled,
+    serviceName: config.tracing.serviceName ?? 'assistant-worker',
+  });
   const metrics = createMetrics('worker');
   // Lower (never raise) this process's CPU priority: see WORKER_NICE. Each pooled copy sets its own.
   if (config.worker.nice > 0) setPriority(config.worker.nice);
@@ -78,6 +84,8 @@ async function main() {
     }, config.shutdown.graceMs).unref();
     await worker.close();
     server.close();
+    // The spans of the last jobs are exported before the process ends.
+    await tracing.shutdown();
     clearTimeout(force);
     logger.info('worker stopped');
     process.exit(0);

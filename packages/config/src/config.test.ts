@@ -19,6 +19,25 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('turns tracing on only when an exporter or an OTLP endpoint is configured', () => {
+    const enabled = (env: Record<string, string>) => loadConfig({ ...base, ...env }).tracing.enabled;
+    // Nothing set: no exporter at all (not the SDK's default OTLP exporter to localhost:4318).
+    expect(enabled({})).toBe(false);
+    expect(enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).toBe(true);
+    expect(enabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' })).toBe(true);
+    expect(enabled({ OTEL_TRACES_EXPORTER: 'console' })).toBe(true);
+    expect(
+      enabled({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }),
+    ).toBe(false);
+    expect(enabled({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' })).toBe(false);
+    expect(loadConfig({ ...base, OTEL_SERVICE_NAME: 'assistant-eu' }).tracing.serviceName).toBe(
+      'assistant-eu',
+    );
+    expect(
+      problemsOf({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'udp', OTEL_TRACES_SAMPLER: 'sometimes' }),
+    ).toHaveLength(2);
+  });
+
   it('applies defaults and keeps the Redis database index in the URL', () => {
     const config = loadConfig(base);
     expect(config.api.port).toBe(3000);

@@ -238,6 +238,39 @@ export const EnvSchema = z
     GLOBAL_DAILY_BUDGET_USD: z.coerce.number().nonnegative().default(100),
     // pino log level.
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // --- tracing (OpenTelemetry; the SDK reads these and every other OTEL_* variable itself) ---
+    // Tracing is on when an exporter is named here or an OTLP endpoint is set; with neither, no
+    // exporter exists and nothing connects. Comma-separated: otlp, console, zipkin, none.
+    OTEL_TRACES_EXPORTER: z
+      .string()
+      .regex(
+        /^\s*(otlp|console|zipkin|none)(\s*,\s*(otlp|console|zipkin|none))*\s*$/,
+        'must list otlp, console, zipkin or none',
+      )
+      .optional(),
+    // OTLP collector base URL (spans go to <url>/v1/traces over HTTP); alone it turns tracing on.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    // Full URL for spans only (overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces).
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+    // OTLP wire format; the SDK defaults to http/protobuf.
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).optional(),
+    // `service.name` of the spans (default assistant-api / assistant-worker).
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
+    // Which traces are kept; parentbased_always_on (the SDK default) follows the caller's choice.
+    OTEL_TRACES_SAMPLER: z
+      .enum([
+        'always_on',
+        'always_off',
+        'traceidratio',
+        'parentbased_always_on',
+        'parentbased_always_off',
+        'parentbased_traceidratio',
+      ])
+      .optional(),
+    // The ratio of the *traceidratio samplers (0..1).
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+    // true: no SDK at all, whatever else is set.
+    OTEL_SDK_DISABLED: bool.default(false),
     // Run the database migrations at start (the API does it by default; off for replicas if preferred).
     MIGRATE_ON_START: bool.default(true),
     // --- Worker tuning (issue #9: numbers formerly written in the composition roots) ---
@@ -341,6 +374,21 @@ const defaultModels = {
   endpoint: 'default',
   extractive: 'extractive',
 };
+
+/**
+ * Whether anything asks for traces: an exporter other than `none`, or an OTLP endpoint with the
+ * exporter left unset (the SDK's default is then otlp). Nothing set means no exporter at all,
+ * rather than the SDK's default of an OTLP exporter to localhost:4318.
+ */
+function tracingEnabled(env: Env): boolean {
+  if (env.OTEL_SDK_DISABLED) return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (exporters.length > 0) return exporters[0] !== 'none';
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
 
 /** Converts a USD-per-token price to integer nano-dollars, so cost sums stay exact. */
 function toNanos(usd: number): number {
@@ -496,6 +544,11 @@ function shape(env: Env) {
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },
     log: { level: env.LOG_LEVEL },
+    tracing: {
+      enabled: tracingEnabled(env),
+      /** `OTEL_SERVICE_NAME`, if set: each app otherwise names itself. */
+      serviceName: env.OTEL_SERVICE_NAME,
+    },
     limits: {
       tiers: mergeTiers(env.TIERS_JSON),
       global: {

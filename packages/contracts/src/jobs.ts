@@ -22,7 +22,10 @@ export const AnswerJob = z.strictObject({
   flight_id: z.string().optional(),
   /** Full marker key of jobs queued before `flight_id`; accepted so they still parse, unused. */
   flight_key: z.string().optional(),
-  /** W3C trace context (traceparent/tracestate) of the submitting request. */
+  /**
+   * W3C trace context (`traceparent`, `tracestate`) of the submit's `assistant.query` span (the
+   * caller's own when its tracing is off): each attempt's spans are its children.
+   */
   trace: z.record(z.string(), z.string()).default({}),
   enqueued_at: z.number().int(),
   /** The experiment variant (or promoted default) this question is answered under, if any. */

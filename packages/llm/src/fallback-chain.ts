@@ -1,3 +1,4 @@
+import { type Span, withSpan } from '@assistant/telemetry';
 import type { Breaker, BreakerLogger } from './circuit-breaker.ts';
 import { LlmError, type LlmErrorKind, type LlmSkipReason } from './llm-error.ts';
 import type {
@@ -166,7 +167,15 @@ export function createFallbackChain(
           }
         };
         try {
-          const result = await call(link, req, linkOnToken, hooks.breakers !== false);
+          const result = await attemptSpan(link, index, hooks.breakers !== false, async (span) => {
+            const generated = await call(link, req, linkOnToken, hooks.breakers !== false);
+            span.setAttributes({
+              outcome: 'succeeded',
+              prompt_tokens: generated.usage.promptTokens,
+              completion_tokens: generated.usage.completionTokens,
+            });
+            return generated;
+          });
           return { ...result, fallback: report(index === 0 ? 'primary' : 'secondary') };
         } catch (error) {
           if (consumerFailure) throw consumerFailure.error;
@@ -199,16 +208,65 @@ export function createFallbackChain(
         }
       }
 
-      const cached = await lookUpCache(req, hooks.cachedAnswer);
+      const cached = !hooks.cachedAnswer
+        ? undefined
+        : await withSpan(
+            'assistant.fallback',
+            { attributes: { 'fallback.to': 'cache', 'cache.tier': 'exact' } },
+            async (span) => {
+              const hit = await lookUpCache(req, hooks.cachedAnswer);
+              span.setAttribute('cache.hit', hit !== undefined);
+              return hit;
+            },
+          );
       if (cached) {
         if (cached.text.length > 0) await onToken(cached.text);
         // No tokens were spent on this answer: a cache hit must not be charged again.
         return { ...cached, usage: { promptTokens: 0, completionTokens: 0 }, fallback: report('cache') };
       }
-      const answer = await extractive.generate(req, onToken);
+      const answer = await withSpan(
+        'assistant.fallback',
+        { attributes: { 'fallback.to': 'extractive', provider: extractive.name, model: extractive.model } },
+        () => extractive.generate(req, onToken),
+      );
       return { ...answer, fallback: report('extractive') };
     },
   };
+}
+
+/**
+ * One model call in its span, `assistant.llm_attempt`: which model, its breaker's state before the
+ * call, and what came of it (`succeeded`, or the attempt's outcome and reason when it threw).
+ */
+function attemptSpan<T>(
+  link: FallbackLink,
+  index: number,
+  guarded: boolean,
+  run: (span: Span) => Promise<T>,
+): Promise<T> {
+  return withSpan(
+    'assistant.llm_attempt',
+    {
+      kind: 'client',
+      attributes: {
+        provider: link.provider.name,
+        model: link.provider.model,
+        // 0 is the primary; any later link is a fallback.
+        'llm.link': index,
+        fallback: index > 0,
+        'breaker.state': guarded ? link.breaker.state() : 'bypassed',
+      },
+    },
+    async (span) => {
+      try {
+        return await run(span);
+      } catch (error) {
+        const attempt = toAttempt(link, error, 0);
+        span.setAttributes({ outcome: attempt.outcome, reason: attempt.reason });
+        throw error;
+      }
+    },
+  );
 }
 
 function toAttempt(link: FallbackLink, error: unknown, tokensSent: number): FallbackAttempt {

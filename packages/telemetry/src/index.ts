@@ -13,3 +13,14 @@ export { runProcessPool } from './process-pool.ts';
 export type { ListenAt } from './process-start.ts';
 export { listenOrExit, onStopSignals } from './process-start.ts';
 export { pickRequestId } from './request-id.ts';
+export type { Link, Span, SpanOptions, TraceCarrier, Tracing, TracingOptions } from './tracing.ts';
+export {
+  extractContext,
+  injectTraceparent,
+  linkTo,
+  recordFailure,
+  startTracing,
+  traceFields,
+  withoutTracing,
+  withSpan,
+} from './tracing.ts';

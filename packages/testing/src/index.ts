@@ -3,6 +3,8 @@ export { createTestDatabase } from './database.ts';
 export { testServers, uniqueName } from './env.ts';
 export { freePort } from './free-port.ts';
 export { mapConcurrent } from './map-concurrent.ts';
+export type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.ts';
+export { spansOfExport, startOtlpReceiver } from './otlp-receiver.ts';
 export type { ServiceProcess } from './processes.ts';
 export { startService } from './processes.ts';
 export { sampleValue, scrapeMetric } from './prometheus.ts';

@@ -1,10 +1,22 @@
 import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, type QueryView, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, servedRowCodec, terminalEventOf } from '@assistant/db';
+import type { Flags } from '@assistant/flags';
 import type { EventStream, ServedHits, StoredEvent } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
-import { type Logger, type Metrics, withDeadline } from '@assistant/telemetry';
-import { Hono } from 'hono';
+import {
+  extractContext,
+  injectTraceparent,
+  type Logger,
+  linkTo,
+  type Metrics,
+  type Span,
+  type TraceCarrier,
+  withDeadline,
+  withoutTracing,
+  withSpan,
+} from '@assistant/telemetry';
+import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
@@ -28,6 +40,10 @@ export type QueryRoutesDeps = {
   streamTokens: Pick<StreamTokens, 'sign'>;
   metrics: Metrics;
   logger: Logger;
+  /** The `tracing` flag: a user with it off gets no spans. */
+  flags: Pick<Flags, 'enabled'>;
+  /** The trace context a query was submitted under (from its job), for polls to link to. */
+  traceOf: (queryId: string) => Promise<TraceCarrier | undefined>;
   now: () => number;
   options: { maxWaitSeconds: number; heartbeatMs: number };
 };
@@ -64,10 +80,36 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     return copy;
   }
 
+  /**
+   * Runs a request's handler in its span, a child of the caller's `traceparent` if it sent one;
+   * untraced for a user whose `tracing` flag is off.
+   */
+  function traced<T>(
+    c: Context<AppEnv>,
+    userId: string,
+    name: string,
+    run: (span: Span) => Promise<T>,
+  ): Promise<T> {
+    const parent = extractContext({
+      traceparent: c.req.header('traceparent'),
+      tracestate: c.req.header('tracestate'),
+    });
+    const inSpan = () => withSpan(name, { kind: 'server', parent, attributes: { user_id: userId } }, run);
+    return deps.flags.enabled('tracing', userId) ? inSpan() : withoutTracing(inSpan);
+  }
+
   app.post('/', async function submitQuery(c) {
+    const owner = c.get('user');
+    return traced(c, owner.userId, 'assistant.query', (span) => submitTraced(c, span));
+  });
+
+  async function submitTraced(c: Context<AppEnv>, span: Span) {
     const started = performance.now();
     const owner = c.get('user');
+    span.setAttribute('tier', owner.tier);
     const body = await readJson(c, SubmitQuery);
+    // The length only: the question's text is never put on a span.
+    span.setAttribute('query_length', body.query.length);
     const idempotencyKey = c.req.header('idempotency-key');
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError('invalid_request', 'Idempotency-Key must be 1-255 visible ASCII characters', {
@@ -83,7 +125,8 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         requestId: c.get('requestId'),
         idempotencyKey,
         bypassCache: /\bno-(store|cache)\b/i.test(c.req.header('cache-control') ?? ''),
-        traceparent: c.req.header('traceparent'),
+        // This span's context (the worker's spans are its children); the caller's when untraced.
+        trace: traceCarrierOf(c),
       })
       .catch((error: unknown) => {
         // Counted for the rate-limit alerts and the plan's query counts; the error handler answers.
@@ -92,6 +135,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
           const limit = (error.details as { limit?: string } | undefined)?.limit;
           if (error.status === 429 && limit) deps.metrics.rateLimitHits.inc({ limit });
         }
+        span.setAttribute('outcome', 'refused');
         throw error;
       });
     if (outcome.admission?.allowed) {
@@ -105,27 +149,53 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         { outcome: 'succeeded', cache: 'exact' },
         (performance.now() - started) / 1000,
       );
+      span.setAttributes({ query_id: outcome.row.id, outcome: 'cached' });
       return c.json(withStreamLink(toQueryView(outcome.row), owner.userId), 200);
     }
     deps.metrics.queriesSubmitted.inc({ outcome: outcome.how });
+    span.setAttributes({ query_id: outcome.id, outcome: outcome.how });
     if (outcome.how === 'replayed') c.header('Idempotent-Replayed', 'true');
     if (outcome.how === 'joined') c.header('X-Joined-Query', 'true');
     const links = queryLinks(outcome.id, deps.streamTokens.sign(owner.userId, outcome.id));
     return c.json({ id: outcome.id, status: outcome.status, links }, 202);
-  });
+  }
+
+  /** The trace context the job carries: the active span's, else the caller's headers as sent. */
+  function traceCarrierOf(c: Context<AppEnv>): TraceCarrier {
+    const own = injectTraceparent();
+    if (own.traceparent) return own;
+    const traceparent = c.req.header('traceparent');
+    return traceparent ? { traceparent } : {};
+  }
+
+  /** Links a poll's span to the trace its query was submitted under (looked up only when recorded). */
+  async function linkToQuery(span: Span, queryId: string): Promise<void> {
+    if (!span.isRecording()) return;
+    const carrier = await deps.traceOf(queryId).catch(() => undefined);
+    const [link] = linkTo(carrier);
+    if (link) span.addLink(link);
+  }
 
   app.get('/:id', async function getQuery(c) {
     const user = c.get('user');
+    return traced(c, user.userId, 'assistant.poll', (span) => pollQuery(c, span, c.req.param('id')));
+  });
+
+  async function pollQuery(c: Context<AppEnv>, span: Span, id: string) {
+    const user = c.get('user');
     const params = GetQueryParams.parse({ wait: c.req.query('wait') });
-    let row = await findOwnedOr404(c.req.param('id'), user.userId);
+    let row = await findOwnedOr404(id, user.userId);
+    span.setAttribute('query_id', row.id);
+    await linkToQuery(span, row.id);
     const waitSeconds = Math.min(params.wait ?? 0, deps.options.maxWaitSeconds);
     if (waitSeconds > 0 && !isFinished(row)) {
       await waitForTerminal(row.id, waitSeconds * 1000, c.req.raw.signal);
       row = (await deps.queries.findOwned(row.id, user.userId)) ?? row;
     }
+    span.setAttribute('status', row.status);
     // A fresh stream token each time: a client whose token expired gets a new link here.
     return c.json(withStreamLink(toQueryView(row), user.userId));
-  });
+  }
 
   /**
    * Waits until the query's terminal event is on its stream, the time is up, the client left or
@@ -152,7 +222,17 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
   app.get('/:id/events', async function streamQueryEvents(c) {
     // A stream token (checked by the auth middleware) or an API key names the reader.
     const userId = c.get('streamUserId') ?? c.get('user').userId;
-    const row = await findOwnedOr404(c.req.param('id'), userId);
+    // The span covers the opening of the stream (lookups, replay decision), not its whole life:
+    // a stream may stay open for minutes and its span would hold the batch until then.
+    return traced(c, userId, 'assistant.events', (span) =>
+      openEventStream(c, span, userId, c.req.param('id')),
+    );
+  });
+
+  async function openEventStream(c: Context<AppEnv>, span: Span, userId: string, id: string) {
+    const row = await findOwnedOr404(id, userId);
+    span.setAttribute('query_id', row.id);
+    await linkToQuery(span, row.id);
     const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id') ?? '0';
     if (resumeFrom !== '0' && !isStreamId(resumeFrom)) {
       throw new AppError('invalid_request', 'Last-Event-ID must be an event id from this stream', {
@@ -205,7 +285,7 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         deps.metrics.sseConnections.dec();
       }
     });
-  });
+  }
 
   return app;
 }

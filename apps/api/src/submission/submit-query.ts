@@ -15,7 +15,7 @@ import {
 import type { Flags } from '@assistant/flags';
 import type { Admission, AdmissionResult } from '@assistant/limits';
 import type { AnswerQueue, EventStream, ServedHits } from '@assistant/queue';
-import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
+import { DeadlineError, type Logger, type TraceCarrier, withDeadline, withSpan } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
 import type { BacklogGate } from './backlog-gate.ts';
 import { type CommitGate, createCommitGate } from './commit-gate.ts';
@@ -56,7 +56,8 @@ export type Submission = {
   idempotencyKey?: string;
   /** `Cache-Control: no-store` (or `no-cache`): skip the answer cache. */
   bypassCache: boolean;
-  traceparent?: string;
+  /** W3C trace context the job carries (`traceparent`, `tracestate`): the worker's spans join it. */
+  trace: TraceCarrier;
 };
 
 /** What became of a submission. */
@@ -142,21 +143,28 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
           perDay: UNLIMITED,
           maxInFlight: UNLIMITED,
         };
-    const result = await withDeadline(
-      deps.admission.admit({
-        userId,
-        queryId,
-        limits,
-        global: rateLimited ? deps.global : { ...deps.global, perHour: UNLIMITED },
-        ...(counts === 'windows-only'
-          ? { inFlight: false, budget: false }
-          : budgeted
-            ? {}
-            : { budget: false }),
-      }),
-      REDIS_TIMEOUT_MS,
-      'admission',
-    );
+    const result = await withSpan('assistant.admission', async (span) => {
+      const admitted = await withDeadline(
+        deps.admission.admit({
+          userId,
+          queryId,
+          limits,
+          global: rateLimited ? deps.global : { ...deps.global, perHour: UNLIMITED },
+          ...(counts === 'windows-only'
+            ? { inFlight: false, budget: false }
+            : budgeted
+              ? {}
+              : { budget: false }),
+        }),
+        REDIS_TIMEOUT_MS,
+        'admission',
+      );
+      span.setAttributes({
+        'admission.allowed': admitted.allowed,
+        ...(admitted.allowed ? {} : { 'error.code': admitted.code }),
+      });
+      return admitted;
+    });
     if (!result.allowed) throw refusal(result);
     return result;
   }
@@ -200,11 +208,15 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     experiment: AssignedVariant | undefined,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
-    const hit = await deps.answerCache.get({
-      state,
-      query: submission.query,
-      settings: settingsUnder(deps.settings, experiment),
-      currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
+    const hit = await withSpan('assistant.cache_lookup', async (span) => {
+      const found = await deps.answerCache.get({
+        state,
+        query: submission.query,
+        settings: settingsUnder(deps.settings, experiment),
+        currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
+      });
+      span.setAttributes({ 'cache.tier': 'exact', 'cache.hit': found !== undefined });
+      return found;
     });
     if (!hit) return undefined;
     const admission = await admit(submission, id, 'windows-only');
@@ -302,28 +314,30 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       throw refusedLate();
     }
     try {
-      await withDeadline(
-        (async () => {
-          // `queued` goes first so it precedes anything the worker appends.
-          await deps.events.append(id, { type: 'queued', query_id: id });
-          await deps.queue.enqueue({
-            query_id: id,
-            user_id: userId,
-            request_id: submission.requestId,
-            tier: submission.owner.tier,
-            limits: {
-              maxRunning: submission.limits.maxRunning,
-              dailyBudgetMicros: submission.limits.dailyBudgetMicros,
-            },
-            flight_id: flightId,
-            bypass_cache: submission.bypassCache,
-            trace: submission.traceparent ? { traceparent: submission.traceparent } : {},
-            enqueued_at: deps.now(),
-            ...(experiment ? { experiment } : {}),
-          });
-        })(),
-        REDIS_TIMEOUT_MS,
-        'enqueue',
+      await withSpan('assistant.enqueue', { kind: 'producer' }, () =>
+        withDeadline(
+          (async () => {
+            // `queued` goes first so it precedes anything the worker appends.
+            await deps.events.append(id, { type: 'queued', query_id: id });
+            await deps.queue.enqueue({
+              query_id: id,
+              user_id: userId,
+              request_id: submission.requestId,
+              tier: submission.owner.tier,
+              limits: {
+                maxRunning: submission.limits.maxRunning,
+                dailyBudgetMicros: submission.limits.dailyBudgetMicros,
+              },
+              flight_id: flightId,
+              bypass_cache: submission.bypassCache,
+              trace: submission.trace,
+              enqueued_at: deps.now(),
+              ...(experiment ? { experiment } : {}),
+            });
+          })(),
+          REDIS_TIMEOUT_MS,
+          'enqueue',
+        ),
       );
     } catch (error) {
       // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
