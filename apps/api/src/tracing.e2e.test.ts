@@ -98,6 +98,7 @@ const WORKER_SPANS = [
   'assistant.semantic_cache',
   'assistant.reserve_budget',
   'assistant.generate',
+  'assistant.score',
   'assistant.llm_attempt',
   'assistant.record',
   'assistant.settle_budget',
