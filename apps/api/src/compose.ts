@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createAnswerCache, createCacheEpochs, createSingleFlight } from '@assistant/cache';
-import { answerSettings, type Config, limitsFor } from '@assistant/config';
+import { answerSettings, type Config, limitsFor, promptTemplate } from '@assistant/config';
 import {
   createCostsRepo,
   createDb,
@@ -31,12 +31,6 @@ import { createStreamReader } from './stream-reader.ts';
 import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
-
-/**
- * Prompt versions an experiment may name until the versioned prompt templates list them: the
- * one prompt the worker builds today.
- */
-const KNOWN_PROMPTS: readonly string[] = ['answer@1'];
 
 /**
  * Builds every client the API uses, once, from validated config, and the app over them. `main.ts`
@@ -162,7 +156,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     flags,
     flagStore,
     experiments,
-    knownPrompt: (ref) => KNOWN_PROMPTS.includes(ref),
+    // An experiment may name only a prompt the template registry holds.
+    knownPrompt: (ref) => promptTemplate(ref) !== undefined,
     refreshAssignments: () => assigner.refresh(),
     feedback: createFeedbackRepo(db.db),
     onFeedback: ({ userId, rating, previous }) => {

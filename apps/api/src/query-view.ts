@@ -26,6 +26,7 @@ export function toQueryView(row: QueryRow): QueryView {
     cost_usd: answer?.cost_usd ?? null,
     cached: row.cached,
     fallback: answer?.fallback ?? null,
+    route: answer?.route ?? null,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,

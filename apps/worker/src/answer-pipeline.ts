@@ -1,7 +1,7 @@
-import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
+import type { AnswerCache, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint } from '@assistant/cache';
-import { settingsUnderVariant } from '@assistant/config';
-import type { Answer, AssignedVariant, QueryEvent, Source, Tier } from '@assistant/contracts';
+import { type AnswerSettings, DEFAULT_PROMPT, promptTemplate, settingsUnderVariant } from '@assistant/config';
+import type { Answer, AssignedVariant, QueryEvent, Route, Source, Tier } from '@assistant/contracts';
 import {
   type CostsRepo,
   ledgerEntryOf,
@@ -23,9 +23,10 @@ import {
 import type { EventStream } from '@assistant/queue';
 import type { Metrics } from '@assistant/telemetry';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
-import { classifyQuery } from './pipeline/classify.ts';
+import { type ClassifierOptions, classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
+import { chooseModel, modelLabel, noContextRoute, type RoutingOptions } from './pipeline/route.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -46,7 +47,8 @@ export type AnswerPipelineDeps = {
   worstCasePricing: Pricing;
   /**
    * The chain (and its worst-case price) that starts with a given model, for a question whose
-   * experiment variant names one; absent: every question uses `chain`.
+   * experiment variant or routing class names one other than the default; absent: every question
+   * uses `chain`.
    */
   chainFor?: (model: string) => { chain: FallbackChain; worstCasePricing: Pricing };
   epochs: Pick<CacheEpochs, 'readCacheState'>;
@@ -73,6 +75,10 @@ export type AnswerPipelineDeps = {
     noContext: boolean;
     /** How streamed tokens are grouped into stream appends. */
     tokenBatch: TokenBatcherOptions;
+    /** The classifier's thresholds (ROUTING_COMPLEX_MIN_*). */
+    classifier: ClassifierOptions;
+    /** The model per class (`classification_routing` on for the user). */
+    routing: RoutingOptions;
   };
 };
 
@@ -132,7 +138,7 @@ function toSource(chunk: RetrievedChunk): Source {
 }
 
 /**
- * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
+ * embed → retrieve → classify (and pick the model) → build_context → semantic cache → reserve budget → generate →
  * record: store the row with its ledger entry (one transaction), write the caches, then settle
  * the budget and publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
  * `restart` on the way; errors propagate to the processor, which decides on retries.
@@ -197,7 +203,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   async function answerNoContext(
     task: AnswerTask,
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>,
+    settings: AnswerSettings,
   ): Promise<void> {
+    const route = noContextRoute(on(task, 'classificationRouting'));
+    if (route) deps.metrics.queryRoutes.inc({ class: route.class, model: route.model });
     await emit(task, { type: 'sources', sources: [] });
     await emit(task, { type: 'token', text: NO_SOURCES_ANSWER });
     const answer: Answer = {
@@ -209,6 +218,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       usage: usageOf(0, 0),
       cost_usd: 0,
       truncated: false,
+      ...(route ? { route } : {}),
     };
     deps.metrics.answersBySource.inc({ source: 'no_context', truncated: 'false' });
     await finish(task, answer, {
@@ -222,7 +232,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
               deps.answerCache.set({
                 state,
                 query: task.query,
-                settings: settingsUnderVariant(deps.settings, task.experiment),
+                settings,
                 answer,
                 evidence: [],
                 fallback: false,
@@ -232,28 +242,48 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
   async function runAnswerPipeline(task: AnswerTask): Promise<void> {
     const { queryId, userId, query } = task;
-    // A variant's model and prompt are part of what its answers are cached under.
-    const settings = settingsUnderVariant(deps.settings, task.experiment);
-    // Model precedence: the experiment variant's model, else the default chain.
-    const picked =
-      task.experiment?.model && deps.chainFor
-        ? deps.chainFor(task.experiment.model)
-        : { chain: deps.chain, worstCasePricing: deps.worstCasePricing };
+    const routing = on(task, 'classificationRouting');
+    // A variant's model and prompt, and the routing table where it picks the model, are part of
+    // what the answers are cached under.
+    const settings = settingsUnderVariant(deps.settings, task.experiment, { routing });
+    // The prompt template the settings name (a variant's, else the default). One the registry no
+    // longer holds (removed while its experiment ran) falls back to the default wording.
+    const prompt = promptTemplate(settings.prompt) ?? promptTemplate(DEFAULT_PROMPT)!;
     const state = await deps.epochs.readCacheState(userId, task.tier);
-    const classification = await step('classify', () => classifyQuery(query));
     // One inference per question: retrieval and the semantic cache share its vector.
     const [vector] = await step('embed', () => deps.embedder.embed([query]));
     const retrieved = await step('retrieve', () =>
       deps.retriever.retrieve({ userId, query, vector: vector!, limit: deps.options.topK }),
     );
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
+    // This is the `no_context` class: routing does not decide it a second time.
     if (retrieved.length === 0 && deps.options.noContext) {
-      await answerNoContext(task, state);
+      await answerNoContext(task, state, settings);
       return;
     }
+    // After retrieval, as the classifier reads how many notes the chunks come from.
+    const classification = await step('classify', () =>
+      classifyQuery({ query, sources: retrieved }, deps.options.classifier),
+    );
+    // Model precedence: the experiment variant's model, then the class's (routing on), then the default.
+    const choice = chooseModel(
+      { class: classification.class, routing, experimentModel: task.experiment?.model },
+      deps.options.routing,
+    );
+    const route: Route | undefined = choice.route;
+    if (route) {
+      deps.metrics.queryRoutes.inc({
+        class: route.class,
+        model: modelLabel(route.model, deps.options.routing),
+      });
+    }
+    const picked =
+      choice.model !== deps.options.routing.defaultModel && deps.chainFor
+        ? deps.chainFor(choice.model)
+        : { chain: deps.chain, worstCasePricing: deps.worstCasePricing };
     const context = await step('build_context', () =>
       buildContext(
-        { query, sources: retrieved, classification },
+        { query, sources: retrieved, prompt },
         {
           maxContextTokens: deps.options.maxContextTokens,
           countTokens: deps.countTokens,
@@ -292,6 +322,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         ...similar,
         usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
         cost_usd: 0,
+        // This question's route, not the one of the question whose answer it reuses.
+        route,
       };
       await emit(task, { type: 'token', text: answer.answer });
       deps.metrics.answersBySource.inc({ source: 'semantic_cache', truncated: String(answer.truncated) });
@@ -365,7 +397,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       const cached = result.fallback.source === 'cache';
       const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
       const cost = costMicros(pricing, result.usage);
-      const answer = toAnswer(result, sources, cost);
+      const answer = toAnswer(result, sources, cost, route);
       deps.metrics.costMicros.inc({ model: result.model }, cost);
       deps.metrics.llmTokens.inc(
         { provider: result.provider, model: result.model, direction: 'prompt' },
@@ -424,7 +456,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
-function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answer {
+function toAnswer(result: FallbackResult, sources: Source[], cost: number, route: Route | undefined): Answer {
   const { source, attempts, usedFallback } = result.fallback;
   return {
     outcome: 'answered',
@@ -449,5 +481,6 @@ function toAnswer(result: FallbackResult, sources: Source[], cost: number): Answ
     usage: usageOf(result.usage.promptTokens, result.usage.completionTokens),
     cost_usd: microsToUsd(cost),
     truncated: result.truncated,
+    ...(route ? { route } : {}),
   };
 }

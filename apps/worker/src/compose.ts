@@ -152,8 +152,8 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     { links: models.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
     { logger },
   );
-  // Chains that start with an experiment variant's model, built on first use and kept (each
-  // model its own breaker), then the configured fallback model.
+  // Chains that start with an experiment variant's or a routing class's model, built on first use
+  // and kept (each model its own breaker), then the configured fallback model.
   const variantChains = new Map<
     string,
     { chain: typeof chain; worstCasePricing: ReturnType<typeof worstCasePricing>; close(): void }
@@ -246,6 +246,19 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       topK: config.retrieval.topK,
       noContext: config.retrieval.answerability === 'gate',
       tokenBatch: config.retrieval.tokenBatch,
+      classifier: {
+        complexMinWords: llm.routing.complexMinWords,
+        complexMinNotes: llm.routing.complexMinNotes,
+      },
+      routing: {
+        defaultModel: llm.model,
+        models: llm.routing.models,
+        knownModels: new Set(
+          [llm.model, llm.fallbackModel, llm.routing.models.simple, llm.routing.models.complex].filter(
+            (m): m is string => m !== undefined,
+          ),
+        ),
+      },
     },
   });
 

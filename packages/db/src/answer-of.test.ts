@@ -34,6 +34,9 @@ function storedRow(stored: ReturnType<typeof rowOfAnswer>, overrides: Partial<Qu
     experimentId: null,
     experimentVariant: null,
     qualityScore: null,
+    quality: null,
+    queryClass: null,
+    escalation: null,
     createdAt: new Date('2026-03-01T10:00:00Z'),
     startedAt: new Date('2026-03-01T10:00:01Z'),
     finishedAt: new Date('2026-03-01T10:00:02Z'),
@@ -72,6 +75,23 @@ describe('rowOfAnswer and answerOf', () => {
     expect(stored.cached).toBe(true);
     expect(answerOf(storedRow(stored))).toEqual(plain);
     expect('fallback' in answerOf(storedRow(stored))).toBe(false);
+  });
+
+  it('store a route as its class and read back the class with the model routing chose', () => {
+    const { fallback: _omitted, ...plain } = answer;
+    const routed: Answer = { ...plain, route: { class: 'simple', model: 'm-8b' } };
+    const stored = rowOfAnswer(routed, { costMicros: 294, cached: false });
+    expect(stored.queryClass).toBe('simple');
+    expect(answerOf(storedRow(stored))).toEqual(routed);
+    // After a fallback the routed model is the first one tried, not the one that answered.
+    const fellBack = rowOfAnswer(
+      { ...answer, route: { class: 'complex', model: 'big' } },
+      { costMicros: 1, cached: false },
+    );
+    expect(answerOf(storedRow(fellBack)).route).toEqual({ class: 'complex', model: 'big' });
+    // Not routed: no class stored, no route read.
+    expect(rowOfAnswer(plain, { costMicros: 0, cached: false }).queryClass).toBeNull();
+    expect('route' in answerOf(storedRow(rowOfAnswer(plain, { costMicros: 0, cached: false })))).toBe(false);
   });
 
   it('take the cost from the stored micro-dollars, not the float', () => {

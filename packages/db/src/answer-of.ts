@@ -1,4 +1,4 @@
-import type { Answer, Usage } from '@assistant/contracts';
+import { type Answer, QueryClass, type Route, type Usage } from '@assistant/contracts';
 import type { QuerySuccess } from './queries-repo.ts';
 import type { QueryRow } from './schema.ts';
 
@@ -31,6 +31,21 @@ export function answerOf(row: QueryRow): Answer {
     cost_usd: microsToUsd(row.costMicros ?? 0),
     truncated: row.truncated,
     ...(row.fallback ? { fallback: row.fallback } : {}),
+    ...(row.queryClass ? { route: routeOf(row, row.queryClass) } : {}),
+  };
+}
+
+/**
+ * The route of a routed row: its class, and the model routing chose, which is the first model
+ * the chain tried (the first fallback attempt when there is one, else the model that answered).
+ */
+function routeOf(row: QueryRow, queryClass: string): Route {
+  const parsed = QueryClass.safeParse(queryClass);
+  return {
+    // A class this release does not know (written by a newer one) is shown as complex: the
+    // dearer tier is the safe reading.
+    class: parsed.success ? parsed.data : 'complex',
+    model: row.fallback?.attempts[0]?.model ?? row.model ?? 'unknown',
   };
 }
 
@@ -51,5 +66,6 @@ export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached
     truncated: answer.truncated,
     cached: extras.cached,
     fallback: answer.fallback ?? null,
+    queryClass: answer.route?.class ?? null,
   };
 }

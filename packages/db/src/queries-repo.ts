@@ -19,6 +19,8 @@ export type QuerySuccess = {
   cached?: boolean;
   /** How the answer was reached, when a fallback was involved. */
   fallback?: FallbackInfo | null;
+  /** The routing class (`simple`, `complex`, `no_context`); null when the question was not routed. */
+  queryClass?: string | null;
 };
 
 /** The ledger entry of a row about to be stored (`ledgerEntryOf` with the answer's prices). */

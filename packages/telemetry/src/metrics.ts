@@ -95,6 +95,12 @@ export function createMetrics(service: string) {
       labelNames: ['source', 'truncated'] as const,
       registers: [registry],
     }),
+    queryRoutes: new Counter({
+      name: 'assistant_query_routes_total',
+      help: 'Routed questions by class (simple, complex, no_context) and the model routing chose (a configured model, none for no_context, other for any other).',
+      labelNames: ['class', 'model'] as const,
+      registers: [registry],
+    }),
     costMicros: new Counter({
       name: 'assistant_llm_cost_micro_usd_total',
       help: 'LLM spend in micro-dollars by model.',
