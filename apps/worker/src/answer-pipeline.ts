@@ -261,9 +261,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       await answerNoContext(task, state, settings);
       return;
     }
-    // After retrieval, as the classifier reads how many notes the chunks come from.
+    // After retrieval, as the classifier reads how many notes the chunks come from (and the
+    // question's vector, for its centroid rule).
     const classification = await step('classify', () =>
-      classifyQuery({ query, sources: retrieved }, deps.options.classifier),
+      classifyQuery({ query, sources: retrieved, vector }, deps.options.classifier),
     );
     // Model precedence: the experiment variant's model, then the class's (routing on), then the default.
     const choice = chooseModel(

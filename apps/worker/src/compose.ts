@@ -51,6 +51,7 @@ import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
 import { createCachedGeneration } from './pipeline/cached-generation.ts';
+import { loadRoutingCentroids } from './pipeline/routing-centroids.ts';
 import { createQueryReconciler } from './reconcile-queries.ts';
 import { ALWAYS_ANSWERABLE, createFusedRetriever, FUSED_DEFAULTS } from './retrieval/fused-retriever.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
@@ -213,6 +214,14 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     config.flags.canary,
   );
   const settings = answerSettings(llm);
+  // The classifier's centroid rule, for the loaded embedding model only.
+  const routingCentroids = llm.routing.centroids ? loadRoutingCentroids(model) : undefined;
+  if (llm.routing.centroids && !routingCentroids) {
+    logger.warn(
+      { model: model.modelId },
+      'no routing centroids for this embedding model: the centroid rule is off',
+    );
+  }
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
 
@@ -249,6 +258,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       classifier: {
         complexMinWords: llm.routing.complexMinWords,
         complexMinNotes: llm.routing.complexMinNotes,
+        centroids: routingCentroids,
       },
       routing: {
         defaultModel: llm.model,

@@ -107,6 +107,7 @@ describe('routing config and answer settings', () => {
       models: { simple: 'big', complex: 'big' },
       complexMinWords: 18,
       complexMinNotes: 0,
+      centroids: true,
     });
     expect(answerSettings(config.llm)).toEqual({
       provider: 'endpoint',
@@ -131,7 +132,13 @@ describe('routing config and answer settings', () => {
     const settings = answerSettings(
       loadConfig({ ...endpoint, LLM_SIMPLE_MODEL: 'small', LLM_PRICES_JSON: prices }).llm,
     );
-    const routing = { simple: 'small', complex: 'big', complexMinWords: 18, complexMinNotes: 0 };
+    const routing = {
+      simple: 'small',
+      complex: 'big',
+      complexMinWords: 18,
+      complexMinNotes: 0,
+      centroids: true,
+    };
     expect(settings.routing).toEqual(routing);
     expect(settingsUnderVariant(settings, undefined, { routing: true }).routing).toEqual(routing);
     expect(settingsUnderVariant(settings, undefined, { routing: false }).routing).toBeNull();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLASSIFIER_DEFAULTS, classifyQuery } from './classify.ts';
+import { CLASSIFIER_DEFAULTS, centroidLean, classifyQuery } from './classify.ts';
 
 const classify = (query: string, noteIds: string[] = ['n1'], options = CLASSIFIER_DEFAULTS) =>
   classifyQuery({ query, sources: noteIds.map((noteId) => ({ noteId })) }, options);
@@ -47,5 +47,29 @@ describe('classifyQuery', () => {
     expect(classify('rent', spread, { ...CLASSIFIER_DEFAULTS, complexMinNotes: 3 }).reasons).toEqual([
       'notes:3',
     ]);
+  });
+});
+
+describe('the centroid rule', () => {
+  const centroids = { simple: Float32Array.from([1, 0]), complex: Float32Array.from([0, 1]), margin: 0.1 };
+  const options = { ...CLASSIFIER_DEFAULTS, centroids };
+  const at = (x: number, y: number) => {
+    const n = Math.hypot(x, y);
+    return Float32Array.from([x / n, y / n]);
+  };
+
+  it('calls a question complex when its vector leans to the complex centroid by more than the margin', () => {
+    const lean = classifyQuery({ query: 'rent', sources: [], vector: at(0.2, 1) }, options);
+    expect(lean.class).toBe('complex');
+    expect(lean.reasons).toEqual([`centroid:${(at(0.2, 1)[1]! - at(0.2, 1)[0]!).toFixed(3)}`]);
+    expect(centroidLean(at(1, 1), centroids)).toBeCloseTo(0);
+  });
+
+  it('leaves it simple within the margin, without a vector, or with the rule off', () => {
+    expect(classifyQuery({ query: 'rent', sources: [], vector: at(1, 1.1) }, options).class).toBe('simple');
+    expect(classifyQuery({ query: 'rent', sources: [] }, options).class).toBe('simple');
+    expect(classifyQuery({ query: 'rent', sources: [], vector: at(0, 1) }, CLASSIFIER_DEFAULTS).class).toBe(
+      'simple',
+    );
   });
 });

@@ -6,8 +6,9 @@
 export type Classification = {
   class: 'simple' | 'complex';
   /**
-   * Why, one entry per rule that fired (`cue:compare`, `words:31`, `notes:3`, `parts:2`); empty
-   * for a simple question: simple is what a question is when no rule says otherwise.
+   * Why, one entry per rule that fired (`cue:compare`, `words:31`, `notes:3`, `parts:2`,
+   * `centroid:0.041`); empty for a simple question: simple is what a question is when no rule
+   * says otherwise.
    */
   reasons: string[];
   words: number;
@@ -25,7 +26,16 @@ export type ClassifierOptions = {
    * 0 turns the rule off. @defaultValue 0
    */
   complexMinNotes: number;
+  /**
+   * The nearest-centroid rule on the question's embedding (the vector retrieval already
+   * computed): complex when it is closer to the complex centroid than to the simple one by more
+   * than `margin` (cosine). Absent: the rule is off. @defaultValue off
+   */
+  centroids?: RoutingCentroids | undefined;
 };
+
+/** The mean (unit) embedding of each class's questions, and the margin that decides. */
+export type RoutingCentroids = { simple: Float32Array; complex: Float32Array; margin: number };
 
 /** The defaults, set on the dev part of `apps/worker/eval/routing-dataset.json`. */
 export const CLASSIFIER_DEFAULTS: ClassifierOptions = { complexMinWords: 18, complexMinNotes: 0 };
@@ -51,17 +61,29 @@ const CUES: readonly (readonly [name: string, pattern: RegExp])[] = [
 const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu;
 const QUESTION_WORD = /,?\s+and\s+(what|how|when|where|who|which|why|is|are|do|does|did)\b/;
 
+/** How much closer (cosine) a vector is to the complex centroid than to the simple one. */
+export function centroidLean(vector: Float32Array, centroids: RoutingCentroids): number {
+  let complex = 0;
+  let simple = 0;
+  for (let i = 0; i < vector.length; i++) {
+    complex += vector[i]! * (centroids.complex[i] ?? 0);
+    simple += vector[i]! * (centroids.simple[i] ?? 0);
+  }
+  return complex - simple;
+}
+
 /**
  * Classifies a question by rules a person can check: what it asks for (cue words), how long it is,
- * whether it asks several things at once, and how many notes its retrieved chunks come from.
- * No model: fast, deterministic, and every decision names the rules that made it.
+ * whether it asks several things at once, how many notes its retrieved chunks come from, and
+ * (with centroids) which class's typical question its embedding is nearer to. No extra model
+ * call: fast, deterministic, and every decision names the rules that made it.
  *
  * @example
  * classifyQuery({ query: 'Compare the two job offers', sources: [] }, CLASSIFIER_DEFAULTS)
  * // { class: 'complex', reasons: ['cue:compare'], words: 5, notes: 0 }
  */
 export function classifyQuery(
-  input: { query: string; sources: readonly { noteId: string }[] },
+  input: { query: string; sources: readonly { noteId: string }[]; vector?: Float32Array | undefined },
   options: ClassifierOptions,
 ): Classification {
   const text = input.query.trim().toLowerCase();
@@ -73,5 +95,9 @@ export function classifyQuery(
   if (parts >= 2) reasons.push(`parts:${parts}`);
   if (words >= options.complexMinWords) reasons.push(`words:${words}`);
   if (options.complexMinNotes > 0 && notes >= options.complexMinNotes) reasons.push(`notes:${notes}`);
+  if (options.centroids && input.vector) {
+    const lean = centroidLean(input.vector, options.centroids);
+    if (lean > options.centroids.margin) reasons.push(`centroid:${lean.toFixed(3)}`);
+  }
   return { class: reasons.length > 0 ? 'complex' : 'simple', reasons, words, notes };
 }
