@@ -40,6 +40,7 @@ export type AnswerPipelineDeps = {
   cachedAnswer: (lookup: {
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>;
     query: string;
+    settings: AnswerSettings;
   }) => Promise<GenerateResult | undefined>;
   countTokens: (text: string) => number;
   pricing: (provider: string, model: string) => Pricing;
@@ -378,7 +379,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         {
           ...(task.bypassCache || !on(task, 'exactCache')
             ? {}
-            : { cachedAnswer: () => deps.cachedAnswer({ state, query }) }),
+            : { cachedAnswer: () => deps.cachedAnswer({ state, query, settings }) }),
           breakers: on(task, 'breakers'),
           onRestart: async (notice) => {
             await tokens.flush();
