@@ -40,10 +40,10 @@ echo "== promtool check config"
 promtool check config "$PROM_DIR/prometheus.yml"
 
 echo "== promtool check rules"
-promtool check rules "$PROM_DIR/alerts.yml"
+promtool check rules "$PROM_DIR/rules.yml" "$PROM_DIR/alerts.yml"
 
 echo "== promtool test rules"
-promtool test rules "$PROM_DIR/alerts.test.yml"
+promtool test rules "$PROM_DIR/rules.test.yml" "$PROM_DIR/alerts.test.yml"
 
 echo "== alert rule contract"
 if python3 -c 'import yaml' >/dev/null 2>&1; then
@@ -89,9 +89,9 @@ fi
 echo "== dashboard and metric names"
 exprs_file="$(mktemp --suffix=.yml)"
 trap 'rm -f "$exprs_file"' EXIT
-node - "$DASHBOARD" "$METRICS_TS" "$PROM_DIR/alerts.yml" "$exprs_file" <<'JS'
+node - "$DASHBOARD" "$METRICS_TS" "$PROM_DIR/alerts.yml" "$PROM_DIR/rules.yml" "$exprs_file" <<'JS'
 const fs = require('node:fs');
-const [dashboardPath, metricsPath, rulesPath, exprsPath] = process.argv.slice(2);
+const [dashboardPath, metricsPath, rulesPath, recordingPath, exprsPath] = process.argv.slice(2);
 const fail = (message) => {
   console.error(`  FAILED: ${message}`);
   process.exit(1);
@@ -127,12 +127,15 @@ for (const match of fs.readFileSync(metricsPath, 'utf8').matchAll(/new (Counter|
   if (kind === 'Histogram') for (const suffix of ['_bucket', '_count', '_sum']) declared.add(name + suffix);
 }
 if (declared.size === 0) fail(`no metrics found in ${metricsPath}`);
+// The recording rules' names (the plan's rates) are declared too.
+const recording = fs.readFileSync(recordingPath, 'utf8');
+for (const [, name] of recording.matchAll(/^\s*- record: ([a-z_:]+)$/gm)) declared.add(name);
 const used = new Set();
-for (const text of [...exprs, fs.readFileSync(rulesPath, 'utf8')]) {
+for (const text of [...exprs, fs.readFileSync(rulesPath, 'utf8'), recording]) {
   for (const [name] of text.matchAll(/\bassistant_[a-z_]+/g)) used.add(name);
 }
 const unknown = [...used].filter((name) => !declared.has(name));
-if (unknown.length > 0) fail(`metrics not declared in ${metricsPath}: ${unknown.join(', ')}`);
+if (unknown.length > 0) fail(`metrics not declared in ${metricsPath} or ${recordingPath}: ${unknown.join(', ')}`);
 console.log(`  SUCCESS: ${dashboardPath}: ${panels.length} panels, ${exprs.length} queries`);
 console.log(`  SUCCESS: ${used.size} assistant_* metric names used, all declared in ${metricsPath}`);
 

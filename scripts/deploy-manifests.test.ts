@@ -179,8 +179,12 @@ describe('infra/k8s', () => {
       t.metadata.addressFromEnv,
     ]);
     expect(lists).toEqual([
-      ['redis', `${keys.bullPrefix}:${QUEUE_NAMES.answer}:wait`, 'KEDA_REDIS_ADDRESS'],
-      ['redis', `${keys.bullPrefix}:${QUEUE_NAMES.indexNotes}:wait`, 'KEDA_REDIS_ADDRESS'],
+      ['redis', `${keys.bullPrefix(QUEUE_NAMES.answer)}:${QUEUE_NAMES.answer}:wait`, 'KEDA_REDIS_ADDRESS'],
+      [
+        'redis',
+        `${keys.bullPrefix(QUEUE_NAMES.indexNotes)}:${QUEUE_NAMES.indexNotes}:wait`,
+        'KEDA_REDIS_ADDRESS',
+      ],
     ]);
     expect(configData.KEDA_REDIS_ADDRESS).toBeDefined();
   });

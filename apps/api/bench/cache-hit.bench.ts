@@ -42,6 +42,10 @@ const t = await createTestApp('cache_bench', {
     // Production defaults, where test-app lowers them for tests.
     DATABASE_POOL_SIZE: '10',
     API_KEY_CACHE_TTL_MS: '30000',
+    // CACHE_HIT_WRITE_BEHIND=false in the environment measures hits stored before the reply.
+    ...(process.env.CACHE_HIT_WRITE_BEHIND
+      ? { CACHE_HIT_WRITE_BEHIND: process.env.CACHE_HIT_WRITE_BEHIND }
+      : {}),
   },
 });
 

@@ -63,7 +63,7 @@ export type AppDeps = Omit<QueryRoutesDeps, 'options'> &
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.use(createRequestContext(deps));
-  app.onError(createErrorHandler(deps.logger));
+  app.onError(createErrorHandler(deps.logger, (type) => deps.metrics.errors.inc({ type })));
   app.notFound((c) => {
     throw new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`, { status: 404 });
   });

@@ -189,7 +189,18 @@ describe('exact answer cache', () => {
     expect(hit.sources).toEqual(first.sources);
     expect(hit.id).not.toBe(first.id);
     expect(await answerJobs()).toBe(jobs);
-    expect(await queryRows(alice)).toBe(rows + 1); // the hit is recorded, answered from the cache
+    // Readable at once, stored shortly after (written behind, in a batch), with no new job.
+    const read = await call(alice, 'GET', `/v1/queries/${hit.id}`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({
+      id: hit.id,
+      status: 'succeeded',
+      cached: true,
+      answer: first.answer,
+    });
+    await waitUntil(async () => (await queryRows(alice)) === rows + 1, {
+      what: 'the hit stored in Postgres',
+    });
   });
 
   it('still hits when only case, whitespace or trailing punctuation differ', async () => {

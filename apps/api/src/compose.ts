@@ -9,6 +9,7 @@ import {
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
+  ledgerEntryOf,
 } from '@assistant/db';
 import { createCanaryStats, createFlagSnapshot, createFlagStore } from '@assistant/flags';
 import { createAdmission, createBudget } from '@assistant/limits';
@@ -19,6 +20,8 @@ import {
   createIndexQueue,
   createKeys,
   createNotesGenerations,
+  createServedHits,
+  createServedHitsReader,
   readBacklog,
 } from '@assistant/queue';
 import { createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
@@ -27,10 +30,18 @@ import { createApp } from './app.ts';
 import { createEventLoopDelay } from './event-loop-delay.ts';
 import { createExperimentAssigner } from './experiments/experiment-assigner.ts';
 import { createKeyRevocations } from './key-revocations.ts';
+import { createServedHitsWriter } from './served-hits-writer.ts';
 import { createStreamReader } from './stream-reader.ts';
 import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
+
+// A served hit's row copy outlives its wait for a writer by far (a writer stores it in well under
+// a second unless Postgres is down); the log entry itself never expires.
+const SERVED_ROW_TTL_MS = 3_600_000;
+const SERVED_WRITER_OPTIONS = { batchSize: 256, blockMs: 1_000, claimIdleMs: 30_000, retryMs: 1_000 };
+// A cached answer is priced at nothing.
+const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
 /**
  * Builds every client the API uses, once, from validated config, and the app over them. `main.ts`
@@ -72,6 +83,21 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   });
   const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
   const answerCache = createAnswerCache(submitRedis, keys, {}, { onCacheEvent });
+  // Cache hits written behind: the submit path logs them in Redis; this process's writer (one of
+  // the log's consumers, on a connection of its own: its reads block) stores them in Postgres.
+  const served = createServedHits(submitRedis, keys, { rowTtlMs: SERVED_ROW_TTL_MS });
+  const servedRedis = await connectRedis(config.redis.url, 'worker', 'api-served-hits', logger);
+  const servedWriter = createServedHitsWriter(
+    {
+      reader: createServedHitsReader(servedRedis, keys, `api-${process.pid}-${randomUUID().slice(0, 8)}`),
+      queries,
+      ledgerOf: (row) => ledgerEntryOf(row, FREE, Date.now()),
+      logger,
+      now: Date.now,
+    },
+    SERVED_WRITER_OPTIONS,
+  );
+  servedWriter.start();
   const limitsOf = (owner: Parameters<typeof limitsFor>[0]) => limitsFor(owner, config.limits.tiers);
   const global = {
     perHour: config.limits.global.perHour,
@@ -104,6 +130,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
 
   const app = createApp({
     queries,
+    served,
     users,
     findKeyOwner: (key) => users.findKeyOwner(key),
     keyRevocations,
@@ -120,6 +147,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       }),
       epochs,
       answerCache,
+      ...(config.api.cacheHitWriteBehind ? { served } : {}),
       singleFlight: createSingleFlight(submitRedis, keys),
       newId: randomUUID,
       now: Date.now,
@@ -212,7 +240,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       reader.close();
     },
     async close() {
-      await Promise.allSettled([queue.close(), indexQueue.close()]);
+      await Promise.allSettled([queue.close(), indexQueue.close(), servedWriter.stop()]);
+      servedRedis.disconnect();
       reader.close();
       flags.close();
       assigner.close();

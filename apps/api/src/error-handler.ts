@@ -1,4 +1,4 @@
-import type { ErrorBody } from '@assistant/contracts';
+import type { ErrorBody, ErrorCode } from '@assistant/contracts';
 import { dependencyFailureOf, type Logger } from '@assistant/telemetry';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -31,13 +31,17 @@ function toAppError(error: unknown): AppError {
   return new AppError('internal_error', 'internal error', { status: 500, cause: error });
 }
 
-/** The one place errors become HTTP responses: `app.onError(createErrorHandler(logger))`. */
-export function createErrorHandler(logger: Logger) {
+/**
+ * The one place errors become HTTP responses: `app.onError(createErrorHandler(logger, onServerError))`.
+ * `onServerError` is told the code of every 5xx (the `assistant_errors_total` count).
+ */
+export function createErrorHandler(logger: Logger, onServerError?: (code: ErrorCode) => void) {
   return function handleError(error: unknown, c: Context) {
     const appError = toAppError(error);
     const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
     if (appError.status >= 500) {
       logger.error({ err: appError.cause ?? error, requestId, code: appError.code }, 'request failed');
+      onServerError?.(appError.code);
     }
     const body: ErrorBody = {
       error: {

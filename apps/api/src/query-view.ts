@@ -24,6 +24,7 @@ export function toQueryView(row: QueryRow): QueryView {
     model: answer?.model ?? null,
     usage: answer?.usage ?? null,
     cost_usd: answer?.cost_usd ?? null,
+    truncated: answer?.truncated ?? null,
     cached: row.cached,
     fallback: answer?.fallback ?? null,
     route: answer?.route ?? null,

@@ -1,6 +1,12 @@
-import { createEventStream, createKeys, createRedis, type StoredEvent, waitForRedis } from '@assistant/queue';
+import {
+  createEventStream,
+  createKeys,
+  createRedis,
+  type RedisClient,
+  type StoredEvent,
+  waitForRedis,
+} from '@assistant/queue';
 import { createTestRedis, type TestRedis, waitUntil } from '@assistant/testing';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamReader, type StreamReader } from './stream-reader.ts';
 
@@ -9,7 +15,7 @@ import { createStreamReader, type StreamReader } from './stream-reader.ts';
 let t: TestRedis;
 let keys: ReturnType<typeof createKeys>;
 let events: ReturnType<typeof createEventStream>;
-const opened: { reader: StreamReader; subscriber: Redis }[] = [];
+const opened: { reader: StreamReader; subscriber: RedisClient }[] = [];
 const silent = { warn() {} };
 let seq = 0;
 const newQueryId = () => `q_${(++seq).toString(16).padStart(32, '0')}${Date.now().toString(16)}`;

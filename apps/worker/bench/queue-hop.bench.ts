@@ -55,7 +55,7 @@ const worker = new Worker<AnswerJob>(
   },
   {
     connection: workerConnection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QUEUE_NAMES.answer),
     concurrency: config.worker.concurrency,
     lockDuration: config.worker.lockMs,
     stalledInterval: config.worker.stalledIntervalMs,

@@ -21,12 +21,13 @@ import {
   NO_SOURCES_ANSWER,
 } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
-import type { Metrics } from '@assistant/telemetry';
+import type { CacheTierLabel, Metrics } from '@assistant/telemetry';
+import { countChainAnswer } from './pipeline/answer-metrics.ts';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { type ClassifierOptions, classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
-import { chooseModel, modelLabel, noContextRoute, type RoutingOptions } from './pipeline/route.ts';
+import { chooseModel, noContextRoute, type RoutingOptions } from './pipeline/route.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -62,6 +63,8 @@ export type AnswerPipelineDeps = {
   queries: Pick<QueriesRepo, 'markSucceeded'>;
   events: Pick<EventStream, 'append'>;
   metrics: Metrics;
+  /** Folds a model name outside the configured table into `other` (bounded metric labels). */
+  modelLabel: (model: string) => string;
   now: () => number;
   settings: AnswerSettings;
   global: { dailyBudgetMicros: number };
@@ -125,6 +128,9 @@ export type AnswerTask = {
 export function on(task: AnswerTask, feature: keyof NonNullable<AnswerTask['features']>): boolean {
   return task.features?.[feature] !== false;
 }
+
+/** How a run answered: which cache, if any, gave the answer (for the query-duration histogram). */
+export type RunSummary = { cache: CacheTierLabel };
 
 /** Thrown when another run (a rescuer after a lost lock) owns the query now: stop quietly. */
 export class SupersededError extends Error {
@@ -221,7 +227,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       truncated: false,
       ...(route ? { route } : {}),
     };
-    deps.metrics.answersBySource.inc({ source: 'no_context', truncated: 'false' });
+    deps.metrics.answersBySource.inc({ source: 'no_context' });
     await finish(task, answer, {
       costMicros: 0,
       cached: false,
@@ -241,7 +247,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     });
   }
 
-  async function runAnswerPipeline(task: AnswerTask): Promise<void> {
+  async function runAnswerPipeline(task: AnswerTask): Promise<RunSummary> {
     const { queryId, userId, query } = task;
     const routing = on(task, 'classificationRouting');
     // A variant's model and prompt, and the routing table where it picks the model, are part of
@@ -260,7 +266,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     // This is the `no_context` class: routing does not decide it a second time.
     if (retrieved.length === 0 && deps.options.noContext) {
       await answerNoContext(task, state, settings);
-      return;
+      return { cache: 'miss' };
     }
     // After retrieval, as the classifier reads how many notes the chunks come from (and the
     // question's vector, for its centroid rule).
@@ -276,7 +282,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     if (route) {
       deps.metrics.queryRoutes.inc({
         class: route.class,
-        model: modelLabel(route.model, deps.options.routing),
+        model: deps.modelLabel(route.model),
       });
     }
     const picked =
@@ -298,6 +304,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         },
       ),
     );
+    // The budget left retrieved chunks out of the prompt.
+    if (context.sources.length < retrieved.length) deps.metrics.truncations.inc({ kind: 'context' });
     const sources = context.sources.map(toSource);
     await emit(task, { type: 'sources', sources });
     const evidence = context.sources.map((s) => ({
@@ -328,9 +336,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         route,
       };
       await emit(task, { type: 'token', text: answer.answer });
-      deps.metrics.answersBySource.inc({ source: 'semantic_cache', truncated: String(answer.truncated) });
+      deps.metrics.answersBySource.inc({ source: 'semantic_cache' });
       await finish(task, answer, { costMicros: 0, cached: true, pricing: FREE });
-      return;
+      return { cache: 'semantic' };
     }
 
     // Reserve the worst case before spending: the prompt plus every token we allow, at the
@@ -400,19 +408,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
       const cost = costMicros(pricing, result.usage);
       const answer = toAnswer(result, sources, cost, route);
-      deps.metrics.costMicros.inc({ model: result.model }, cost);
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'prompt' },
-        result.usage.promptTokens,
-      );
-      deps.metrics.llmTokens.inc(
-        { provider: result.provider, model: result.model, direction: 'completion' },
-        result.usage.completionTokens,
-      );
-      deps.metrics.answersBySource.inc({
-        source: result.fallback.source,
-        truncated: String(result.truncated),
-      });
+      countChainAnswer(deps.metrics, deps.modelLabel, result, cost);
       const cacheable = !task.bypassCache && !cached;
       const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
       const writes = [
@@ -440,6 +436,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         cache: cacheable && writes.length > 0 ? () => Promise.all(writes.map((write) => write())) : undefined,
       });
     });
+    return { cache: result.fallback.source === 'cache' ? 'exact' : 'miss' };
   }
 
   return {

@@ -252,7 +252,9 @@ describe('a run whose job lock is lost', () => {
         intervalMs: 20,
       });
       // The lock vanishes (as after a Redis restart): the next renewal fails and the run is cancelled.
-      await lockEnv.redis.del(`${lockEnv.keys.bullPrefix}:${QUEUE_NAMES.answer}:${job.query_id}:lock`);
+      await lockEnv.redis.del(
+        `${lockEnv.keys.bullPrefix(QUEUE_NAMES.answer)}:${QUEUE_NAMES.answer}:${job.query_id}:lock`,
+      );
       const row = await lockWorker.waitFinished(job.query_id, 40_000);
       expect(row.errorCode).not.toBe('upstream_unavailable');
       expect(row).toMatchObject({ status: 'succeeded' });

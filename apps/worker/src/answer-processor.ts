@@ -7,13 +7,13 @@ import { LlmError } from '@assistant/llm';
 import type { EventStream } from '@assistant/queue';
 import { dependencyFailureOf, isDatabaseUnavailable, type Logger, type Metrics } from '@assistant/telemetry';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import { type AnswerTask, SupersededError } from './answer-pipeline.ts';
+import { type AnswerTask, type RunSummary, SupersededError } from './answer-pipeline.ts';
 import { TerminalError } from './terminal-error.ts';
 
 /** Collaborators of the job lifecycle around the pipeline. */
 export type AnswerProcessorDeps = {
   pipeline: {
-    run: (task: AnswerTask) => Promise<void>;
+    run: (task: AnswerTask) => Promise<RunSummary>;
     /** Completes what a crashed run left undone for a finished row (budget, ledger, `done`). */
     reconcile: (row: QueryRow) => Promise<void>;
   };
@@ -97,6 +97,9 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
   /** Marks a query failed and publishes its one terminal event; a no-op if it already finished. */
   async function failQuery(job: Pick<AnswerJob, 'query_id' | 'user_id' | 'flight_id'>, failure: Failure) {
     if (await deps.queries.markFailed(job.query_id, failure)) {
+      // Counted once per query, by whichever run or sweep ended it.
+      deps.metrics.queries.inc({ status: 'failed' });
+      deps.metrics.errors.inc({ type: failure.code });
       await deps.events.append(job.query_id, { type: 'error', error: failure });
       // Nothing was spent on a failed answer: release its reservation.
       await deps.budget
@@ -186,21 +189,28 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       const owner = token ?? `${slotId}:${attempt}:${deps.now()}`;
       let seq = 0;
       await deps.events.append(row.id, { type: 'started', attempt }, { token: owner, claim: true, seq });
-      await deps.pipeline.run({
-        queryId: row.id,
-        userId: row.userId,
-        tier: payload.tier,
-        query: row.query,
-        dailyBudgetMicros: payload.limits.dailyBudgetMicros,
-        bypassCache: payload.bypass_cache,
-        owner,
-        nextSeq: () => ++seq,
-        signal,
-        ...(payload.experiment ? { experiment: payload.experiment } : {}),
-        features: featuresOf(payload.user_id),
-      });
+      deps.metrics.concurrentQueries.inc();
+      const summary = await deps.pipeline
+        .run({
+          queryId: row.id,
+          userId: row.userId,
+          tier: payload.tier,
+          query: row.query,
+          dailyBudgetMicros: payload.limits.dailyBudgetMicros,
+          bypassCache: payload.bypass_cache,
+          owner,
+          nextSeq: () => ++seq,
+          signal,
+          ...(payload.experiment ? { experiment: payload.experiment } : {}),
+          features: featuresOf(payload.user_id),
+        })
+        .finally(() => deps.metrics.concurrentQueries.dec());
       end({ outcome: 'succeeded' });
-      deps.metrics.queryDuration.observe({ outcome: 'succeeded' }, (deps.now() - payload.enqueued_at) / 1000);
+      deps.metrics.queries.inc({ status: 'succeeded' });
+      deps.metrics.queryDuration.observe(
+        { outcome: 'succeeded', cache: summary.cache },
+        (deps.now() - payload.enqueued_at) / 1000,
+      );
       finished(payload, false);
       await closeQuery(payload, 'succeeded');
     } catch (error) {
@@ -226,7 +236,10 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       log.warn({ err: error, final }, 'answer attempt failed');
       if (!final) throw error;
       await failQuery(payload, toFailure(error));
-      deps.metrics.queryDuration.observe({ outcome: 'failed' }, (deps.now() - payload.enqueued_at) / 1000);
+      deps.metrics.queryDuration.observe(
+        { outcome: 'failed', cache: 'miss' },
+        (deps.now() - payload.enqueued_at) / 1000,
+      );
       finished(payload, true);
       throw error instanceof UnrecoverableError
         ? error

@@ -16,6 +16,7 @@ import {
   createNotesRepo,
   createQueriesRepo,
   createUsersRepo,
+  utcDay,
 } from '@assistant/db';
 import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import {
@@ -42,7 +43,14 @@ import {
   createQueueDepthGauge,
   QUEUE_NAMES,
 } from '@assistant/queue';
-import { createHealthRoutes, createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
+import {
+  createHealthRoutes,
+  createLabelFolder,
+  createRolloutMetrics,
+  type Logger,
+  type Metrics,
+  registerLedgerGauges,
+} from '@assistant/telemetry';
 import { MetricsTime, Queue, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { createAnswerPipeline } from './answer-pipeline.ts';
@@ -69,6 +77,8 @@ function stallPolicy(worker: Config['worker']) {
 }
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+/** How old the ledger figures on /metrics may be: one Postgres read per 15 s at most, however often scraped. */
+const LEDGER_GAUGE_MAX_AGE_MS = 15_000;
 
 /**
  * Builds a worker process's clients once from validated config: the warm ONNX model, the caches,
@@ -224,6 +234,17 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   }
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
+  const costs = createCostsRepo(db.db);
+  const tierBudgets = Object.fromEntries(
+    Object.entries(config.limits.tiers).map(([tier, limits]) => [tier, limits.dailyBudgetMicros]),
+  );
+  registerLedgerGauges(
+    metrics.registry,
+    {
+      usersOverDailyBudget: () => costs.usersAtDailyBudget(utcDay(Date.now()), tierBudgets),
+    },
+    { maxAgeMs: LEDGER_GAUGE_MAX_AGE_MS },
+  );
 
   const pipeline = createAnswerPipeline({
     embedder,
@@ -242,10 +263,11 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       { onCacheEvent },
     ),
     budget,
-    costs: createCostsRepo(db.db),
+    costs,
     queries,
     events,
     metrics,
+    modelLabel: createLabelFolder(llm.knownModels),
     now: Date.now,
     settings,
     global: { dailyBudgetMicros: config.limits.global.dailyBudgetMicros },
@@ -263,11 +285,6 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       routing: {
         defaultModel: llm.model,
         models: llm.routing.models,
-        knownModels: new Set(
-          [llm.model, llm.fallbackModel, llm.routing.models.simple, llm.routing.models.complex].filter(
-            (m): m is string => m !== undefined,
-          ),
-        ),
       },
     },
   });
@@ -307,7 +324,10 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   });
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   const sweep = createPendingSweep({ notes, indexQueue, logger, now: Date.now }, config.pendingSweep);
-  const answerQueue = new Queue(QUEUE_NAMES.answer, { connection: redis, prefix: keys.bullPrefix });
+  const answerQueue = new Queue(QUEUE_NAMES.answer, {
+    connection: redis,
+    prefix: keys.bullPrefix(QUEUE_NAMES.answer),
+  });
   const answerProducer = createAnswerQueue(redis, keys, config.jobs);
   const users = createUsersRepo(db.db);
   const experiments = createExperimentsRepo(db.db);
@@ -347,7 +367,6 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const workers: Worker[] = [];
   const bullOptions = {
     connection: redis,
-    prefix: keys.bullPrefix,
     autorun: false,
     ...stallPolicy(config.worker),
   };
@@ -380,6 +399,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       await answerQueue.setGlobalConcurrency(config.worker.globalConcurrency);
       const answers = new Worker(QUEUE_NAMES.answer, processor.processAnswerJob, {
         ...bullOptions,
+        prefix: keys.bullPrefix(QUEUE_NAMES.answer),
         concurrency: config.worker.concurrency,
         // Per-minute completed/failed counts (an HINCRBY in BullMQ's finish script): the API's
         // backlog gate reads the running total as the fleet's drain rate.
@@ -393,6 +413,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       });
       const index = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
         ...bullOptions,
+        prefix: keys.bullPrefix(QUEUE_NAMES.indexNotes),
         concurrency: config.worker.indexConcurrency,
       });
       for (const worker of [answers, index]) {

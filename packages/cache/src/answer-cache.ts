@@ -1,5 +1,4 @@
-import type { Keys } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import type { Keys, RedisClient } from '@assistant/queue';
 import type { AnswerKeyInput } from './answer-key.ts';
 import { answerCacheKeyParts } from './answer-key.ts';
 import type { CacheDeps } from './cache-events.ts';
@@ -39,7 +38,7 @@ export type AnswerWrite = AnswerKeyInput & StoreCandidate;
  * const hit = await answers.get({ state, query, settings, currentVersions: (ids) => notes.versions(user.id, ids) });
  */
 export function createAnswerCache(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   options: AnswerCacheOptions = {},
   deps: CacheDeps = {},

@@ -1,6 +1,5 @@
 import type { TierName } from '@assistant/config';
-import type { Keys } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, mgetAnySlots, type RedisClient } from '@assistant/queue';
 
 /**
  * Everything an answer-cache key depends on besides the question and the settings: the user's
@@ -64,19 +63,20 @@ function epochKey(keys: Keys, scope: PurgeScope): string {
  * const state = await epochs.readCacheState(user.id, user.tier); // one MGET
  * await epochs.purge({ scope: 'tier', tier: 'free' });
  */
-export function createCacheEpochs(redis: Redis, keys: Keys, deps: CacheEpochsDeps) {
+export function createCacheEpochs(redis: RedisClient, keys: Keys, deps: CacheEpochsDeps) {
   return {
     /**
      * The user's generation and the three epochs in one MGET (no extra round trip on the hot
-     * path); only a missing generation costs a call to `loadGeneration`.
+     * path; on a cluster one MGET per slot, sent together); only a missing generation costs a
+     * call to `loadGeneration`.
      */
     async readCacheState(userId: string, tier: TierName): Promise<CacheState> {
-      const [generation, global, tierEpoch, user] = await redis.mget(
+      const [generation, global, tierEpoch, user] = await mgetAnySlots(redis, [
         keys.notesGeneration(userId),
         keys.cacheEpochGlobal(),
         keys.cacheEpochTier(tier),
         keys.cacheEpochUser(userId),
-      );
+      ]);
       return {
         userId,
         tier,

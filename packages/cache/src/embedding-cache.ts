@@ -1,5 +1,4 @@
-import type { Keys } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, mgetBufferAnySlots, pipelineBatches, type RedisClient } from '@assistant/queue';
 import type { CacheDeps } from './cache-events.ts';
 import { ignoreCacheEvent } from './cache-events.ts';
 import { sha256Hex } from './fingerprint.ts';
@@ -27,7 +26,7 @@ export type EmbeddingEntry = { text: string; vector: Float32Array };
  * const embedder = createCachedEmbedder(batchingEmbedder, cache);
  */
 export function createEmbeddingCache(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   options: EmbeddingCacheOptions,
   deps: Omit<CacheDeps, 'now'> = {},
@@ -44,10 +43,13 @@ export function createEmbeddingCache(
   }
 
   return {
-    /** One MGET for all texts: each vector, or `undefined` where it is not cached. */
+    /**
+     * One MGET for all texts (on a cluster one per slot, pipelined per node): each vector, or
+     * `undefined` where it is not cached.
+     */
     async getMany(texts: readonly string[]): Promise<(Float32Array | undefined)[]> {
       if (texts.length === 0) return [];
-      const values = await redis.mgetBuffer(...texts.map(keyOf));
+      const values = await mgetBufferAnySlots(redis, texts.map(keyOf));
       return texts.map(function decodeOne(_text, i) {
         const vector = decode(values[i] ?? null);
         onCacheEvent('embedding', vector ? 'hit' : 'miss');
@@ -55,14 +57,18 @@ export function createEmbeddingCache(
       });
     },
 
-    /** Stores vectors with their TTL in one pipeline. */
+    /** Stores vectors with their TTL in one pipeline (on a cluster, one per node). */
     async setMany(entries: readonly EmbeddingEntry[]): Promise<void> {
       if (entries.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const { text, vector } of entries)
-        pipeline.set(keyOf(text), float32ToBytes(vector), 'EX', ttlSeconds);
-      const results = (await pipeline.exec()) ?? [];
-      const failure = results.find(([error]) => error !== null)?.[0];
+      const keyed = entries.map((entry) => ({ key: keyOf(entry.text), vector: entry.vector }));
+      const results = await Promise.all(
+        pipelineBatches(redis, keyed, (entry) => entry.key).map(function storeBatch(batch) {
+          const pipeline = redis.pipeline();
+          for (const { key, vector } of batch) pipeline.set(key, float32ToBytes(vector), 'EX', ttlSeconds);
+          return pipeline.exec();
+        }),
+      );
+      const failure = results.flatMap((replies) => replies ?? []).find(([error]) => error !== null)?.[0];
       if (failure) throw failure;
       for (const _entry of entries) onCacheEvent('embedding', 'store');
     },

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import { semanticScope } from './answer-key.ts';
 import type { CacheState } from './cache-epochs.ts';
 import type { CacheDeps } from './cache-events.ts';
@@ -108,7 +107,7 @@ function decodeStoredAnswer(raw: string | null): { matchedQuery: string; answer:
  * const hit = await semantic.lookup({ state, settings, query, vector, evidenceKey });
  */
 export function createSemanticCache(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   options: SemanticCacheOptions = {},
   deps: SemanticCacheDeps = {},

@@ -1,5 +1,4 @@
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import { answerCacheKeyParts } from './answer-key.ts';
 import type { CacheState } from './cache-epochs.ts';
 import type { AnswerSettings } from './fingerprint.ts';
@@ -27,7 +26,7 @@ export type SingleFlightOptions = {
  * const leader = await flights.join(userId, flightId);
  * if (!leader && (await flights.claim(userId, flightId, queryId))) enqueue({ flight_id: flightId });
  */
-export function createSingleFlight(redis: Redis, keys: Keys, options: SingleFlightOptions = {}) {
+export function createSingleFlight(redis: RedisClient, keys: Keys, options: SingleFlightOptions = {}) {
   const ttlSeconds = options.ttlSeconds ?? 600;
   return {
     /**

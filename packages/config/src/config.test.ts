@@ -28,6 +28,16 @@ describe('loadConfig', () => {
     expect(config.llm.pricing('any-model')).toEqual({ inputNanosPerToken: 200, outputNanosPerToken: 600 });
   });
 
+  it('accepts a Redis Cluster URL (TLS too) and refuses one with a database index', () => {
+    for (const url of ['redis+cluster://127.0.0.1:7000', 'rediss+cluster://u:p@redis.example:6380/0']) {
+      expect(loadConfig({ ...base, REDIS_URL: url }).redis.url).toBe(url);
+    }
+    expect(problemsOf({ ...base, REDIS_URL: 'redis+cluster://127.0.0.1:7000/2' })[0]).toMatch(
+      /^REDIS_URL: a Redis Cluster has only database 0/,
+    );
+    expect(problemsOf({ ...base, REDIS_URL: 'redis+sentinel://127.0.0.1:7000' })[0]).toMatch(/^REDIS_URL:/);
+  });
+
   it('reads process counts: 1 by default, a number, or auto for one per core; nothing else', () => {
     expect(loadConfig(base).api.processes).toBe(1);
     expect(loadConfig(base).worker.processes).toBe(1);

@@ -46,6 +46,11 @@ export const EnvSchema = z
     // refusal); at 256, 1000 users asking at once saw 0 or 316 refused (fast 503 overloaded)
     // depending on how quickly they connected.
     API_MAX_IN_PROGRESS: z.coerce.number().int().min(1).default(256),
+    // Cache hits the API serves are written behind (apps/api/src/served-hits-writer.ts): the reply
+    // waits for one Redis script (the hit's row copy and its entry in the served-hits log), not
+    // for Postgres; every API process stores the log in batches. Off: each hit's row and ledger
+    // entry are stored in Postgres before the reply (a hit with an Idempotency-Key always is).
+    CACHE_HIT_WRITE_BEHIND: bool.default(true),
     // Recent event-loop delay (p99 over about a second, ms) of an API process above which those
     // requests are refused the same way; the gate reopens below half of it. High by default: on a
     // shared box a descheduled process sees late timers too, and the in-progress cap is the main
@@ -74,7 +79,13 @@ export const EnvSchema = z
     // Interface both HTTP servers bind to.
     HOST: z.string().min(1).default('0.0.0.0'),
     // Redis connection URL; a database index in the path (redis://host:6379/2) is honoured.
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+    // redis+cluster://[user:pass@]host:port (rediss+cluster:// for TLS) is a Redis Cluster seeded
+    // from that node: the other nodes are discovered, the credentials apply to every node.
+    REDIS_URL: z
+      .url({ protocol: /^rediss?(\+cluster)?$/ })
+      .refine((url) => !/^rediss?\+cluster:/.test(url) || /^\/?0?$/.test(new URL(url).pathname), {
+        message: 'a Redis Cluster has only database 0: no database index in a redis+cluster:// URL',
+      }),
     // Prefix for every Redis key and BullMQ queue, so several deployments can share a Redis.
     REDIS_PREFIX: z
       .string()
@@ -364,7 +375,7 @@ function toNanos(usd: number): number {
 
 function shape(env: Env) {
   const provider = resolveProvider(env);
-  const model = provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]);
+  const llmModel = provider === 'extractive' ? 'extractive' : (env.LLM_MODEL ?? defaultModels[provider]);
   return {
     env: env.NODE_ENV,
     api: {
@@ -376,6 +387,7 @@ function shape(env: Env) {
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       listenBacklog: env.HTTP_LISTEN_BACKLOG,
+      cacheHitWriteBehind: env.CACHE_HIT_WRITE_BEHIND,
       overload: {
         maxInProgress: env.API_MAX_IN_PROGRESS,
         maxEventLoopDelayMs: env.API_MAX_EVENT_LOOP_DELAY_MS,
@@ -415,15 +427,15 @@ function shape(env: Env) {
     },
     llm: {
       provider,
-      model,
+      model: llmModel,
       endpointUrl: env.LLM_ENDPOINT_URL,
       hfToken: env.HF_TOKEN,
       fallbackModel: provider === 'extractive' ? undefined : env.LLM_FALLBACK_MODEL,
       /** The model per question class and the classifier's thresholds (the offline answerer: itself for all). */
       routing: {
         models: {
-          simple: provider === 'extractive' ? model : (env.LLM_SIMPLE_MODEL ?? model),
-          complex: provider === 'extractive' ? model : (env.LLM_COMPLEX_MODEL ?? model),
+          simple: provider === 'extractive' ? llmModel : (env.LLM_SIMPLE_MODEL ?? llmModel),
+          complex: provider === 'extractive' ? llmModel : (env.LLM_COMPLEX_MODEL ?? llmModel),
         },
         complexMinWords: env.ROUTING_COMPLEX_MIN_WORDS,
         complexMinNotes: env.ROUTING_COMPLEX_MIN_NOTES,
@@ -436,6 +448,18 @@ function shape(env: Env) {
         windowMs: env.BREAKER_WINDOW_MS,
         openMs: env.BREAKER_OPEN_MS,
       },
+      /**
+       * Every model name the configuration knows (the chain's, the price table's and the offline
+       * answerer): metric labels fold any other name into `other`.
+       */
+      knownModels: [
+        ...new Set([
+          llmModel,
+          ...(provider !== 'extractive' && env.LLM_FALLBACK_MODEL ? [env.LLM_FALLBACK_MODEL] : []),
+          ...Object.keys(env.LLM_PRICES_JSON ?? {}),
+          'extractive',
+        ]),
+      ],
       /** Price of a model in integer nano-dollars per token: its row in LLM_PRICES_JSON, else the default. */
       pricing: (model: string) => {
         const row = env.LLM_PRICES_JSON?.[model];

@@ -97,6 +97,8 @@ export const QueryView = z.object({
   model: z.string().nullable(),
   usage: Usage.nullable(),
   cost_usd: z.number().nullable(),
+  /** The answer was cut at the token limit (`LLM_MAX_TOKENS`); null until the query has succeeded. */
+  truncated: z.boolean().nullable(),
   cached: z.boolean(),
   fallback: FallbackInfo.nullable(),
   /** The question's class and routed model; null until it succeeded, or when it was not routed. */

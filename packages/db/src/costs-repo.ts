@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
-import { costLedger, globalDailyCosts, userApiCosts } from './schema.ts';
+import { costLedger, globalDailyCosts, userApiCosts, users } from './schema.ts';
 
 /** One ledger entry: a query's tokens, the prices used and the cost in micro-dollars. */
 export type CostEntry = typeof costLedger.$inferInsert & { day: string };
@@ -86,6 +86,71 @@ export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean>
 }
 
 /**
+ * {@link recordCost} for many queries in one transaction (the served cache hits' writer): the
+ * ledger rows in one statement, then one upsert per (user, day) in user-id order, then one per
+ * day for the global row. Row locks are taken users first, in id order, global last, as every
+ * single-entry transaction takes them, so a batch and those never deadlock. Only entries whose
+ * ledger row is new move the aggregates. Returns how many were recorded.
+ */
+export async function recordCosts(tx: Writer, entries: readonly CostEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const inserted = await tx
+    .insert(costLedger)
+    .values([...entries])
+    .onConflictDoNothing({ target: costLedger.queryId })
+    .returning({ queryId: costLedger.queryId });
+  const fresh = new Set(inserted.map((r) => r.queryId));
+  const recorded = entries.filter((e) => fresh.has(e.queryId));
+  if (recorded.length === 0) return 0;
+  type Totals = ReturnType<typeof totals>;
+  const add = (into: Totals, entry: CostEntry) => {
+    const t = totals(entry);
+    for (const key of Object.keys(t) as (keyof Totals)[]) into[key] += t[key];
+  };
+  const zero = (): Totals => ({
+    queries: 0,
+    cacheHits: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costMicros: 0,
+  });
+  const byUserDay = new Map<string, { userId: string; day: string } & Totals>();
+  const byDay = new Map<string, Totals>();
+  for (const entry of recorded) {
+    const key = `${entry.userId}\u0000${entry.day}`;
+    const own = byUserDay.get(key) ?? { userId: entry.userId, day: entry.day, ...zero() };
+    add(own, entry);
+    byUserDay.set(key, own);
+    const all = byDay.get(entry.day) ?? zero();
+    add(all, entry);
+    byDay.set(entry.day, all);
+  }
+  const users = [...byUserDay.values()].sort((a, b) =>
+    a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.day < b.day ? -1 : a.day > b.day ? 1 : 0,
+  );
+  const added = (table: typeof userApiCosts | typeof globalDailyCosts) => ({
+    queries: sql`${table.queries} + excluded.queries`,
+    cacheHits: sql`${table.cacheHits} + excluded.cache_hits`,
+    promptTokens: sql`${table.promptTokens} + excluded.prompt_tokens`,
+    completionTokens: sql`${table.completionTokens} + excluded.completion_tokens`,
+    costMicros: sql`${table.costMicros} + excluded.cost_micros`,
+  });
+  for (const row of users) {
+    await tx
+      .insert(userApiCosts)
+      .values(row)
+      .onConflictDoUpdate({ target: [userApiCosts.userId, userApiCosts.day], set: added(userApiCosts) });
+  }
+  for (const day of [...byDay.keys()].sort()) {
+    await tx
+      .insert(globalDailyCosts)
+      .values({ day, ...byDay.get(day)! })
+      .onConflictDoUpdate({ target: globalDailyCosts.day, set: added(globalDailyCosts) });
+  }
+  return recorded.length;
+}
+
+/**
  * Takes back a query's ledger entry and its share of the aggregates, inside the caller's
  * transaction (a query withdrawn after its row and entry were written: nobody received it). The
  * user's row first, then the global one, as in {@link recordCost}.
@@ -151,6 +216,35 @@ export function createCostsRepo(db: Database) {
         .groupBy(userApiCosts.userId)
         .orderBy(desc(cost))
         .limit(limit);
+    },
+
+    /**
+     * How many users' spend on `day` reached their daily budget: an admin override of
+     * `dailyBudgetMicros`, else their tier's (`tierBudgets`, micro-dollars). Read by the
+     * `assistant_users_over_daily_budget` gauge; one index range of the day's aggregates.
+     */
+    async usersAtDailyBudget(day: string, tierBudgets: Record<string, number>): Promise<number> {
+      const tierBudget = sql.join(
+        [
+          sql`case ${users.tier}`,
+          ...Object.entries(tierBudgets).map(([tier, micros]) => sql`when ${tier} then ${micros}::bigint`),
+          sql`end`,
+        ],
+        sql` `,
+      );
+      const budget = sql`coalesce((${users.limitsOverride}->>'dailyBudgetMicros')::bigint, ${tierBudget})`;
+      const rows = await db
+        .select({ n: sql<number>`count(*)::int`.mapWith(Number) })
+        .from(userApiCosts)
+        .innerJoin(users, eq(users.id, userApiCosts.userId))
+        .where(
+          and(
+            eq(userApiCosts.day, day),
+            sql`${userApiCosts.costMicros} > 0`,
+            sql`${userApiCosts.costMicros} >= ${budget}`,
+          ),
+        );
+      return rows[0]?.n ?? 0;
     },
 
     /** A query's ledger entry, if it has one. */

@@ -15,12 +15,12 @@ export { createExperimentsRepo } from './experiments-repo.ts';
 export type { FeedbackRepo } from './feedback-repo.ts';
 export { createFeedbackRepo } from './feedback-repo.ts';
 export type { TokenPricing } from './ledger-entry.ts';
-export { ledgerEntryOf } from './ledger-entry.ts';
+export { ledgerEntryOf, utcDay } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';
 export type { NoteFields, NoteOutcome, NotePage, NotesRepo, SavedNote } from './notes-repo.ts';
 export { bumpGeneration, createNotesRepo } from './notes-repo.ts';
-export type { LedgerOf, QueriesRepo, QuerySuccess } from './queries-repo.ts';
-export { createQueriesRepo } from './queries-repo.ts';
+export type { LedgerOf, QueriesRepo, QuerySuccess, ServedQuery } from './queries-repo.ts';
+export { createQueriesRepo, servedRowCodec, servedRowOf } from './queries-repo.ts';
 export type { ExperimentRow, FeedbackRow, NoteChunkRow, NoteRow, QueryRow, UserRow } from './schema.ts';
 export {
   apiKeys,

@@ -5,7 +5,8 @@ import type { QueryRow } from './schema.ts';
 /** Per-token prices a ledger entry records (nano-dollars, integers). */
 export type TokenPricing = { inputNanosPerToken: number; outputNanosPerToken: number };
 
-const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** The UTC calendar day (`YYYY-MM-DD`) of a time: the ledger's day. */
+export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * The ledger entry of a succeeded row: one per query, counted on the day the row finished. A

@@ -1,8 +1,8 @@
 import type { AnswerOutcome, FallbackInfo, QueryError, Source } from '@assistant/contracts';
-import { and, asc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
-import { type CostEntry, forgetCost, recordCost } from './costs-repo.ts';
-import { type QueryRow, queries } from './schema.ts';
+import { type CostEntry, forgetCost, recordCost, recordCosts } from './costs-repo.ts';
+import { type QueryRow, queries, users } from './schema.ts';
 
 /** Fields stored when a query finishes with an answer. */
 export type QuerySuccess = {
@@ -25,6 +25,61 @@ export type QuerySuccess = {
 
 /** The ledger entry of a row about to be stored (`ledgerEntryOf` with the answer's prices). */
 export type LedgerOf = (row: QueryRow) => CostEntry;
+
+/** A query answered from the cache, before it is stored: what {@link servedRowOf} reads. */
+export type ServedQuery = {
+  id: string;
+  userId: string;
+  query: string;
+  requestId: string;
+  result: QuerySuccess;
+  experiment?: { id: string; variant: string };
+};
+
+/**
+ * The row of a cache hit served ahead of Postgres (write-behind), exactly as `insertCached`
+ * would store it, born finished at `at`.
+ */
+export function servedRowOf(input: ServedQuery, at: Date): QueryRow {
+  return {
+    id: input.id,
+    userId: input.userId,
+    status: 'succeeded',
+    query: input.query,
+    idempotencyKey: null,
+    requestId: input.requestId,
+    errorCode: null,
+    errorMessage: null,
+    attempts: 0,
+    qualityScore: null,
+    quality: null,
+    queryClass: null,
+    escalation: null,
+    fallback: null,
+    ...input.result,
+    cached: true,
+    experimentId: input.experiment?.id ?? null,
+    experimentVariant: input.experiment?.variant ?? null,
+    createdAt: at,
+    startedAt: at,
+    finishedAt: at,
+  };
+}
+
+/** A row as JSON text (the served-hits log's), and back: its times travel as ISO strings. */
+export const servedRowCodec = {
+  encode: (row: QueryRow): string => JSON.stringify(row),
+  decode(text: string): QueryRow {
+    const row = JSON.parse(text) as QueryRow &
+      Record<'createdAt' | 'startedAt' | 'finishedAt', string | null>;
+    return {
+      ...row,
+      createdAt: new Date(row.createdAt as string),
+      startedAt: row.startedAt === null ? null : new Date(row.startedAt),
+      finishedAt: row.finishedAt === null ? null : new Date(row.finishedAt),
+    };
+  },
+};
 
 /** Lifecycle of the `queries` rows. Every write is conditional, so replays cannot go backwards. */
 export function createQueriesRepo(db: Database) {
@@ -114,6 +169,32 @@ export function createQueriesRepo(db: Database) {
           .returning();
         await recordCost(tx, ledger(rows[0]!));
         return rows[0]!;
+      });
+    },
+
+    /**
+     * Stores served cache hits (rows from {@link servedRowOf}) with their ledger entries, in one
+     * transaction; a row already stored is skipped (a log entry read twice), and so is a row of
+     * a user deleted meanwhile (their hits go with them). Returns how many rows were new.
+     */
+    async insertServed(rows: readonly QueryRow[], ledger: LedgerOf): Promise<number> {
+      if (rows.length === 0) return 0;
+      return db.transaction(async (tx) => {
+        // As insertCached: answers already served, never a charge; no WAL flush wait.
+        await tx.execute(sql`set local synchronous_commit to off`);
+        const owners = [...new Set(rows.map((r) => r.userId))];
+        const alive = new Set(
+          (await tx.select({ id: users.id }).from(users).where(inArray(users.id, owners))).map((u) => u.id),
+        );
+        const kept = rows.filter((r) => alive.has(r.userId));
+        if (kept.length === 0) return 0;
+        const inserted = await tx
+          .insert(queries)
+          .values([...kept])
+          .onConflictDoNothing()
+          .returning();
+        await recordCosts(tx, inserted.map(ledger));
+        return inserted.length;
       });
     },
 

@@ -1,6 +1,5 @@
 import type { FlagName } from '@assistant/contracts';
-import type { Keys } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import type { Keys, RedisClient } from '@assistant/queue';
 import { isPartialRollout } from './flag-rules.ts';
 import type { Flags } from './flag-snapshot.ts';
 
@@ -52,7 +51,11 @@ function bucketOf(latencyMs: number): number {
  * thumbs-down) is counted in the cohort its user falls in (`in` the rollout or `out`), by minute.
  * Nothing is written while no flag is in partial rollout.
  */
-export function createCanaryStats(redis: Redis, keys: Keys, deps: { flags: Pick<Flags, 'all' | 'enabled'> }) {
+export function createCanaryStats(
+  redis: RedisClient,
+  keys: Keys,
+  deps: { flags: Pick<Flags, 'all' | 'enabled'> },
+) {
   function watched() {
     return deps.flags.all().filter((flag) => flag.source === 'override' && isPartialRollout(flag.rule));
   }

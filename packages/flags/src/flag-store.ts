@@ -1,6 +1,5 @@
 import { FLAG_NAMES, FlagChange, type FlagName, FlagRule } from '@assistant/contracts';
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import { z } from 'zod';
 
 const setFlagScript = loadLua(new URL('./lua/set-flag.lua', import.meta.url));
@@ -25,7 +24,7 @@ export type FlagActor = { actor: string; reason?: string | undefined };
  * Redis-backed flag overrides: read (what the snapshots poll), set or clear one (atomically with
  * the version bump and the change log), and list the change log.
  */
-export function createFlagStore(redis: Redis, keys: Keys, deps: { now: () => number }) {
+export function createFlagStore(redis: RedisClient, keys: Keys, deps: { now: () => number }) {
   const scriptKeys = [keys.flagRules(), keys.flagVersion(), keys.flagChanges()];
 
   function parseOverride(raw: string): StoredOverride | undefined {

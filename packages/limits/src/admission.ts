@@ -3,8 +3,7 @@
 // sub-buckets, counted conservatively) and why it beats a log, a weighted counter or GCRA here is
 // set out in the header of lua/admit.lua.
 import type { Config, TierLimits } from '@assistant/config';
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import {
   closestToExhaustion,
   formatRateLimit,
@@ -197,7 +196,7 @@ function toResult(input: AdmitInput, reply: Reply): AdmissionResult {
  * // when the query finishes (done or error)
  * await admission.release(userId, queryId);
  */
-export function createAdmission(redis: Redis, keys: Keys, options: AdmissionOptions = {}) {
+export function createAdmission(redis: RedisClient, keys: Keys, options: AdmissionOptions = {}) {
   const inFlightTtlMs = options.inFlightTtlMs ?? 600_000;
   const releaseRetryMs = (options.releaseRetrySeconds ?? 5) * 1000;
   assertCount('inFlightTtlMs', inFlightTtlMs);

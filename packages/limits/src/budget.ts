@@ -7,8 +7,7 @@
 // Expiry rather than a sweeper job: nothing has to run for the budget to heal, and the ZSET makes
 // finding the expired ones O(log n). A worker that outlives its reservation still settles
 // correctly: settle records the actual cost with or without a reservation.
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import { assertCount, timeArg } from './script-args.ts';
 
 const reserveScript = loadLua(new URL('./lua/reserve.lua', import.meta.url));
@@ -109,7 +108,7 @@ function scopeKeys(keys: Keys, userId: string): string[] {
  * const answer = await llm.generate(…);
  * await budget.settle({ userId, queryId, actualMicros: answer.costMicros });
  */
-export function createBudget(redis: Redis, keys: Keys, options: BudgetOptions = {}) {
+export function createBudget(redis: RedisClient, keys: Keys, options: BudgetOptions = {}) {
   const reservationTtlMs = options.reservationTtlMs ?? 600_000;
   const settledTtlMs = (options.settledTtlSeconds ?? 172_800) * 1000;
   assertCount('reservationTtlMs', reservationTtlMs);

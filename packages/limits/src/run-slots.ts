@@ -1,5 +1,4 @@
-import { type Keys, loadLua } from '@assistant/queue';
-import type { Redis } from 'ioredis';
+import { type Keys, loadLua, type RedisClient } from '@assistant/queue';
 import { assertCount, timeArg } from './script-args.ts';
 
 const acquireScript = loadLua(new URL('./lua/run-slot-acquire.lua', import.meta.url));
@@ -30,7 +29,7 @@ export type RunSlotsOptions = {
  * const timer = setInterval(() => void slots.renew(userId, job.id), 10_000);
  * try { await run(job); } finally { clearInterval(timer); await slots.release(userId, job.id); }
  */
-export function createRunSlots(redis: Redis, keys: Keys, options: RunSlotsOptions) {
+export function createRunSlots(redis: RedisClient, keys: Keys, options: RunSlotsOptions) {
   assertCount('leaseMs', options.leaseMs);
   if (options.leaseMs === 0) throw new RangeError('leaseMs must be positive');
 

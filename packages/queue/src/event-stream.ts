@@ -1,8 +1,8 @@
 import { QueryEvent } from '@assistant/contracts';
-import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
 import { createRangeBatcher, type StreamEntry } from './range-batcher.ts';
+import type { RedisClient } from './redis.ts';
 
 /** An event with the Redis Stream id it was stored under (used as the SSE event id). */
 export type StoredEvent = { id: string; event: QueryEvent };
@@ -38,7 +38,7 @@ function parseEntries(entries: StreamEntry[]): StoredEvent[] {
  * The per-query event log on Redis Streams: the worker appends, the API replays and tails.
  * Replay from an id is exclusive, so resuming with `Last-Event-ID` has no gap and no duplicate.
  */
-export function createEventStream(redis: Redis, keys: Keys, options: EventStreamOptions) {
+export function createEventStream(redis: RedisClient, keys: Keys, options: EventStreamOptions) {
   // Reads of one event-loop turn (many tailed streams, notified together) share one round trip.
   const xrange = createRangeBatcher(redis);
   const maxLength = options.maxLength ?? 20_000;

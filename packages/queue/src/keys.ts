@@ -15,8 +15,12 @@ export const QUEUE_NAMES = {
 export function createKeys(prefix: string) {
   return {
     prefix,
-    /** BullMQ's own key prefix (its queues live under `${bullPrefix}:${queueName}:*`). */
-    bullPrefix: `${prefix}:bull`,
+    /**
+     * BullMQ's key prefix for one queue (its keys live under `${bullPrefix(queue)}:${queue}:*`).
+     * BullMQ's scripts touch many keys of a queue at once, so the queue name is the prefix's hash
+     * tag: one queue's keys share a slot in a cluster, and each queue has a slot of its own.
+     */
+    bullPrefix: (queue: string) => `${prefix}:bull:{${queue}}`,
     /** Redis Stream of one query's events. The hash tag keeps it on one slot in a cluster. */
     events: (queryId: string) => `${prefix}:events:{${queryId}}`,
     /** The job token of the run that may append to a query's stream (same slot as the stream). */
@@ -58,6 +62,9 @@ export function createKeys(prefix: string) {
     // --- caches (packages/cache) ---
     // Purge epochs: INCR'd by a purge, read with the generation in one MGET, folded into every
     // answer-cache key. No TTL: a counter that expired would restart at 0 and revive old answers.
+    // The global and tier epochs belong to no user, so no tag can put them on a user's slot: on a
+    // cluster that read is one MGET per slot (`mgetAnySlots`). Nor are they renamed for a tag: a
+    // renamed epoch would restart at 0 too.
     /** Epoch of `purge({ scope: 'all' })`. */
     cacheEpochGlobal: () => `${prefix}:cache-epoch:global`,
     /** Epoch of `purge({ scope: 'tier', tier })`. */
@@ -73,10 +80,20 @@ export function createKeys(prefix: string) {
     /** The answers of those entries (HASH entry id → JSON); same slot as the index. */
     semanticAnswers: (userId: string, generation: number, scope: string) =>
       `${prefix}:semantic:{${userId}}:${generation}:${scope}:answers`,
-    /** One cached embedding (STRING, float32 little-endian) of a text under a model. */
+    /**
+     * One cached embedding (STRING, float32 little-endian) of a text under a model. No tag: the
+     * vectors of every user's notes are the biggest data set, spread over the whole cluster; a
+     * batch is read one MGET per slot, pipelined per node (`mgetBufferAnySlots`).
+     */
     embeddingCache: (modelId: string, textHash: string) => `${prefix}:embedding:${modelId}:${textHash}`,
     /** The query now answering a question (single-flight): identical asks join it. */
     singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
+    // --- served cache hits (write-behind: apps/api/src/served-hits-writer.ts) ---
+    // Both keys share the `{served}` tag: one script writes the row copy and the log entry.
+    /** Log of cache hits served but not yet stored in Postgres (STREAM: `id`, `row` JSON). */
+    servedHits: () => `${prefix}:{served}:hits`,
+    /** A served hit's row until Postgres has it (STRING, JSON), for `GET /v1/queries/:id`. */
+    servedRow: (queryId: string) => `${prefix}:{served}:row:${queryId}`,
     // --- feature flags (packages/flags) ---
     // The three flag keys share the `{flags}` tag: the set script writes all three in one call.
     /** Runtime overrides (HASH flag name → JSON rule); a flag absent here has its config default. */
@@ -88,9 +105,11 @@ export function createKeys(prefix: string) {
     /**
      * Canary counters of one flag's cohort (`in` or `out`) for one minute (HASH `n`, `err`,
      * `down`, `l<bucket>` → count); `since` is the rollout's start, so a new rollout starts afresh.
+     * The `{canary}` tag: one pipeline counts a question for every watched flag, another reads a
+     * cohort's minutes, and a cluster sends a pipeline to one node. A few small hashes a minute.
      */
     canaryStats: (flag: string, since: number, cohort: 'in' | 'out', minute: number) =>
-      `${prefix}:canary:${flag}:${since}:${cohort}:${minute}`,
+      `${prefix}:{canary}:${flag}:${since}:${cohort}:${minute}`,
   };
 }
 

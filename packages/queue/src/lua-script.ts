@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 
 const INCLUDE = /^-- @include ([\w.-]+)$/gm;
 
@@ -20,7 +20,11 @@ export type LuaScript = {
   /** SHA-1 of `source`, as EVALSHA takes it. */
   sha: string;
   /** Runs the script: EVALSHA, and EVAL once when Redis does not know the SHA (NOSCRIPT). */
-  run(redis: Redis, keys: readonly string[], args: readonly (string | Buffer | number)[]): Promise<unknown>;
+  run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | Buffer | number)[],
+  ): Promise<unknown>;
 };
 
 /**

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
+import type { RedisClient } from './redis.ts';
 
 // Generations only grow: a late writer must never move one back.
 const setIfGreater = loadLua(new URL('./lua/set-if-greater.lua', import.meta.url));
@@ -13,7 +13,7 @@ const TTL_SECONDS = 7 * 86_400;
  * reloaded from Postgres; writes only ever raise it.
  */
 export function createNotesGenerations(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   loadFromDb: (userId: string) => Promise<number>,
 ) {

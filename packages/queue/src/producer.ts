@@ -1,7 +1,7 @@
 import type { AnswerJob, IndexNoteJob } from '@assistant/contracts';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type Keys, QUEUE_NAMES } from './keys.ts';
+import type { RedisClient } from './redis.ts';
 
 /** Retry and retention policy of a queue's jobs. */
 export type ProducerOptions = {
@@ -27,14 +27,14 @@ export type Producer<T> = {
  */
 export function createProducer<T>(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   keys: Keys,
   options: ProducerOptions,
   jobId: (data: T) => string,
 ): Producer<T> {
   const queue = new Queue<T>(name, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(name),
     defaultJobOptions: {
       attempts: options.attempts,
       backoff: { type: 'exponential', delay: options.backoffMs, jitter: 0.5 },
@@ -57,11 +57,11 @@ export function createProducer<T>(
 }
 
 /** `answer-query`: one job per query. */
-export const createAnswerQueue = (connection: Redis, keys: Keys, options: ProducerOptions) =>
+export const createAnswerQueue = (connection: RedisClient, keys: Keys, options: ProducerOptions) =>
   createProducer<AnswerJob>(QUEUE_NAMES.answer, connection, keys, options, (d) => d.query_id);
 
 /** `index-notes`: one job per note version (`idx-<note>-v<version>`). */
-export const createIndexQueue = (connection: Redis, keys: Keys, options: ProducerOptions) =>
+export const createIndexQueue = (connection: RedisClient, keys: Keys, options: ProducerOptions) =>
   createProducer<IndexNoteJob>(
     QUEUE_NAMES.indexNotes,
     connection,

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
+import { pipelineBatches, type SlotMap } from './slot-groups.ts';
 
 /** One stream entry as XRANGE returns it: id and flat field/value list. */
 export type StreamEntry = [id: string, fields: string[]];
@@ -22,12 +23,17 @@ type PendingRead = {
  * const xrange = createRangeBatcher(redis);
  * const entries = await xrange(keys.events(queryId), '-', 1000); // to the end, at most 1000
  */
-export function createRangeBatcher(redis: Pick<Redis, 'pipeline'>) {
+export function createRangeBatcher(redis: Pick<RedisClient, 'pipeline'> & SlotMap) {
   let pending: PendingRead[] = [];
 
   function flush(): void {
-    const batch = pending;
+    const reads = pending;
     pending = [];
+    // On a cluster, one pipeline per node (each stream lives on its query's slot).
+    for (const batch of pipelineBatches(redis, reads, (read) => read.key)) send(batch);
+  }
+
+  function send(batch: PendingRead[]): void {
     const pipeline = redis.pipeline();
     for (const read of batch) pipeline.xrange(read.key, read.start, '+', 'COUNT', read.count);
     pipeline.exec().then(

@@ -1,4 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+
+/** A connection to one Redis or to a Redis Cluster: every module that talks to Redis takes either. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * What a connection is for:
@@ -45,20 +48,69 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
   events: { maxRetriesPerRequest: null, enableAutoPipelining: true },
 };
 
+const CLUSTER_PROTOCOLS: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
+
+/** Whether a `REDIS_URL` names a Redis Cluster (`redis+cluster://` or `rediss+cluster://`). */
+export function isClusterUrl(url: string): boolean {
+  return new URL(url).protocol in CLUSTER_PROTOCOLS;
+}
+
+/**
+ * A cluster URL's seed node and the options every node connection shares: its credentials, and
+ * TLS for `rediss+cluster://`. The client discovers the other nodes from the seed (CLUSTER SLOTS).
+ */
+function clusterTarget(url: string): { seed: { host: string; port: number }; node: RedisOptions } {
+  const parsed = new URL(url);
+  const tls = CLUSTER_PROTOCOLS[parsed.protocol];
+  if (tls === undefined) throw new Error(`not a Redis Cluster URL: ${parsed.protocol}`);
+  return {
+    seed: { host: parsed.hostname, port: Number(parsed.port || 6379) },
+    node: {
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(tls ? { tls: { servername: parsed.hostname } } : {}),
+    },
+  };
+}
+
+const reconnectDelay = (times: number) => Math.min(times * 200, 2_000);
+
+/**
+ * A role's options split for a cluster client: queueing, ready check and auto-pipelining belong to
+ * the cluster object (which routes every command to its slot's node); timeouts, retries and the
+ * connection name to each node connection.
+ */
+function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOptions): ClusterOptions {
+  const { enableOfflineQueue, enableReadyCheck, enableAutoPipelining, ...perNode } = roleOptions[role];
+  return {
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(enableReadyCheck === undefined ? {} : { enableReadyCheck }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    clusterRetryStrategy: reconnectDelay,
+    redisOptions: { ...perNode, ...node, connectionName: name },
+  };
+}
+
 /**
  * Opens a Redis connection for a role. The URL's database index (`redis://host:6379/3`) is
- * honoured by ioredis. Reconnects forever with a capped backoff.
+ * honoured by ioredis. A `redis+cluster://host:port` URL (`rediss+cluster://` for TLS) opens a
+ * Redis Cluster client seeded from that node instead, with the same role options. Reconnects
+ * forever with a capped backoff.
  */
-export function createRedis(url: string, role: RedisRole, name?: string): Redis {
+export function createRedis(url: string, role: RedisRole, name?: string): RedisClient {
+  if (isClusterUrl(url)) {
+    const { seed, node } = clusterTarget(url);
+    return new Cluster([seed], clusterOptions(role, name, node));
+  }
   return new Redis(url, {
     ...roleOptions[role],
     connectionName: name,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    retryStrategy: reconnectDelay,
   });
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -86,7 +138,7 @@ export async function connectRedis(
   role: RedisRole,
   name: string,
   logger: { warn(fields: Record<string, unknown>, message: string): void },
-): Promise<Redis> {
+): Promise<RedisClient> {
   const redis = createRedis(url, role, name);
   redis.on('error', (err: Error) =>
     logger.warn({ err: err.message, connection: name }, 'redis connection error'),

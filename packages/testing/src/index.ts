@@ -18,6 +18,8 @@ export type { RateLimitItem } from './rate-limit-fields.ts';
 export { parseRateLimitField } from './rate-limit-fields.ts';
 export type { TestRedis } from './redis.ts';
 export { createTestRedis, deleteKeys } from './redis.ts';
+export type { TestRedisCluster } from './redis-cluster.ts';
+export { startRedisCluster } from './redis-cluster.ts';
 export type { SseEvent } from './sse-client.ts';
 export { readSse } from './sse-client.ts';
 export type { Stack } from './stack.ts';

@@ -10,6 +10,7 @@ export type QueryView = {
   model: string | null;
   cached: boolean;
   cost_usd: number | null;
+  truncated: boolean | null;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
   error: { code: string; message: string } | null;
 };

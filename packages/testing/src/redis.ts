@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { testServers, uniqueName } from './env.ts';
 
 /** A Redis connection and a key prefix of one test file's own. */
@@ -19,14 +19,28 @@ export async function createTestRedis(label: string): Promise<TestRedis> {
   };
 }
 
-/** Deletes keys matching a pattern with SCAN (never KEYS). For tests only. */
-export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+/**
+ * Deletes keys matching a pattern with SCAN (never KEYS). On a cluster every master is scanned
+ * (each holds only its own slots' keys) and each key is deleted on its own (keys of several slots
+ * cannot go in one command). For tests only.
+ */
+export async function deleteKeys(redis: Redis | Cluster, pattern: string): Promise<number> {
+  if (redis instanceof Cluster) {
+    const counts = await Promise.all(redis.nodes('master').map((node) => deleteOnNode(node, pattern, true)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+  return deleteOnNode(redis, pattern, false);
+}
+
+async function deleteOnNode(redis: Redis, pattern: string, oneByOne: boolean): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
     cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    if (keys.length === 0) continue;
+    if (!oneByOne) deleted += await redis.unlink(...keys);
+    else for (const key of keys) deleted += await redis.unlink(key);
   } while (cursor !== '0');
   return deleted;
 }

@@ -1,7 +1,7 @@
 import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, type QueryView, SubmitQuery } from '@assistant/contracts';
-import { type KeyOwner, type QueriesRepo, terminalEventOf } from '@assistant/db';
-import type { EventStream, StoredEvent } from '@assistant/queue';
+import { type KeyOwner, type QueriesRepo, servedRowCodec, terminalEventOf } from '@assistant/db';
+import type { EventStream, ServedHits, StoredEvent } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
 import { type Logger, type Metrics, withDeadline } from '@assistant/telemetry';
 import { Hono } from 'hono';
@@ -17,6 +17,8 @@ import type { QuerySubmitter } from '../submission/submit-query.ts';
 /** Deps of {@link createQueryRoutes}. */
 export type QueryRoutesDeps = {
   queries: Pick<QueriesRepo, 'findOwned'>;
+  /** Cache hits served ahead of Postgres (write-behind): read while a writer has not stored them. */
+  served?: Pick<ServedHits, 'findRow'>;
   submit: QuerySubmitter;
   limitsOf: (owner: KeyOwner) => TierLimits;
   events: Pick<EventStream, 'readAfter'>;
@@ -54,11 +56,16 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
   async function findOwnedOr404(id: string, userId: string) {
     if (!QUERY_ID.test(id)) throw notFound('query');
     const row = await deps.queries.findOwned(id, userId);
-    if (!row) throw notFound('query');
-    return row;
+    if (row) return row;
+    // A cache hit answered moments ago may not be in Postgres yet: its row copy is in Redis.
+    const served = await deps.served?.findRow(id);
+    const copy = served === undefined ? undefined : servedRowCodec.decode(served);
+    if (copy?.userId !== userId) throw notFound('query');
+    return copy;
   }
 
   app.post('/', async function submitQuery(c) {
+    const started = performance.now();
     const owner = c.get('user');
     const body = await readJson(c, SubmitQuery);
     const idempotencyKey = c.req.header('idempotency-key');
@@ -79,9 +86,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         traceparent: c.req.header('traceparent'),
       })
       .catch((error: unknown) => {
-        // Counted for the "rate-limit hits > 10%" alert; the error handler still answers.
-        if (error instanceof AppError && error.status === 429)
-          deps.metrics.admissionRefusals.inc({ code: error.code });
+        // Counted for the rate-limit alerts and the plan's query counts; the error handler answers.
+        if (error instanceof AppError && (error.status === 429 || error.status === 503)) {
+          deps.metrics.queries.inc({ status: 'refused' });
+          const limit = (error.details as { limit?: string } | undefined)?.limit;
+          if (error.status === 429 && limit) deps.metrics.rateLimitHits.inc({ limit });
+        }
         throw error;
       });
     if (outcome.admission?.allowed) {
@@ -89,6 +99,12 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     }
     if (outcome.kind === 'cached') {
       deps.metrics.queriesSubmitted.inc({ outcome: 'cached' });
+      // Answered here, with no job: the API records the plan's per-question figures.
+      deps.metrics.queries.inc({ status: 'succeeded' });
+      deps.metrics.queryDuration.observe(
+        { outcome: 'succeeded', cache: 'exact' },
+        (performance.now() - started) / 1000,
+      );
       return c.json(withStreamLink(toQueryView(outcome.row), owner.userId), 200);
     }
     deps.metrics.queriesSubmitted.inc({ outcome: outcome.how });

@@ -12,11 +12,13 @@ import {
   type QueriesRepo,
   type QueryRow,
   rowOfAnswer,
+  servedRowCodec,
+  servedRowOf,
   usageOf,
 } from '@assistant/db';
 import type { Flags } from '@assistant/flags';
 import type { Admission, AdmissionResult } from '@assistant/limits';
-import type { AnswerQueue, EventStream } from '@assistant/queue';
+import type { AnswerQueue, EventStream, ServedHits } from '@assistant/queue';
 import { DeadlineError, type Logger, withDeadline } from '@assistant/telemetry';
 import { AppError } from '../app-error.ts';
 import type { BacklogGate } from './backlog-gate.ts';
@@ -42,6 +44,11 @@ export type SubmitterDeps = {
   flags: Pick<Flags, 'enabled'>;
   /** The experiment variant (or promoted default) a user's question is answered under. */
   assignExperiment: (userId: string) => AssignedVariant | undefined;
+  /**
+   * Write-behind of cache hits (`CACHE_HIT_WRITE_BEHIND`): a hit's row goes to the served-hits
+   * log in Redis and reaches Postgres in a writer's batch. Absent: stored before the reply.
+   */
+  served?: Pick<ServedHits, 'append' | 'withdraw'>;
 };
 
 /** One submission as the route hands it over. */
@@ -170,6 +177,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
    */
   function withdraw(userId: string, id: string, flightId: string | undefined): void {
     const steps: Record<string, () => Promise<unknown>> = {
+      ...(deps.served ? { served: () => deps.served!.withdraw(id) } : {}),
       row: () => deps.queries.remove(id),
       stream: () => deps.events.remove(id),
       admission: () => deps.admission.release(userId, id),
@@ -209,23 +217,31 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     });
     if (!hit) return undefined;
     const admission = await admit(submission, id, 'windows-only');
-    const row = await deps.queries.insertCached(
-      {
-        id,
-        userId,
-        query: submission.query,
-        requestId: submission.requestId,
-        idempotencyKey: submission.idempotencyKey,
-        ...(experiment ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } } : {}),
-        // Served, not generated: no tokens, no cost; the cached answer's own fallback record
-        // describes how it was first made, not this serving, so it is not copied.
-        result: rowOfAnswer(
-          { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
-          { costMicros: 0, cached: true },
-        ),
-      },
-      (row) => ledgerEntryOf(row, FREE, deps.now()),
-    );
+    const served = {
+      id,
+      userId,
+      query: submission.query,
+      requestId: submission.requestId,
+      ...(experiment ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } } : {}),
+      // Served, not generated: no tokens, no cost; the cached answer's own fallback record
+      // describes how it was first made, not this serving, so it is not copied.
+      result: rowOfAnswer(
+        { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
+        { costMicros: 0, cached: true },
+      ),
+    };
+    // Write-behind: the log entry is the commit point; a writer stores row and ledger entry.
+    // A hit with an Idempotency-Key is stored at once, so a replay of it finds its row.
+    let row: QueryRow;
+    if (deps.served && submission.idempotencyKey === undefined) {
+      row = servedRowOf(served, new Date(deps.now()));
+      await withDeadline(deps.served.append(id, servedRowCodec.encode(row)), REDIS_TIMEOUT_MS, 'served-hits');
+    } else {
+      row = await deps.queries.insertCached(
+        { ...served, idempotencyKey: submission.idempotencyKey },
+        (stored) => ledgerEntryOf(stored, FREE, deps.now()),
+      );
+    }
     // The row landed after the deadline answered 503 (Postgres hung, then came back): take it
     // back with its ledger entry, for an answer nobody received.
     if (!gate.commit()) {

@@ -184,7 +184,7 @@ describe('createIndexProcessor: processIndexJob under a real BullMQ worker', () 
     const connection = createRedis(env.testRedis.url, 'worker');
     const worker = new Worker(QUEUE_NAMES.indexNotes, indexer.processIndexJob, {
       connection,
-      prefix: env.keys.bullPrefix,
+      prefix: env.keys.bullPrefix(QUEUE_NAMES.indexNotes),
     });
     try {
       const added = await Promise.all(

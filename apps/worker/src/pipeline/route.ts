@@ -1,13 +1,11 @@
 import type { QueryClass, Route } from '@assistant/contracts';
 
-/** The routing table: the model per class, and which models metrics may name. */
+/** The routing table: the model per class. */
 export type RoutingOptions = {
   /** The configured default model (LLM_MODEL): what answers when nothing else picks one. */
   defaultModel: string;
   /** The model per class (LLM_SIMPLE_MODEL, LLM_COMPLEX_MODEL; each the default when unset). */
   models: Record<Exclude<QueryClass, 'no_context'>, string>;
-  /** Models a metric label may name (the configured ones); any other is counted as `other`. */
-  knownModels: ReadonlySet<string>;
 };
 
 /** Which model answers a question, and the route to record (absent: the question was not routed). */
@@ -35,9 +33,4 @@ export function chooseModel(
 /** The route of a question the notes do not cover: no model at all (when routing is on). */
 export function noContextRoute(routing: boolean): Route | undefined {
   return routing ? { class: 'no_context', model: 'none' } : undefined;
-}
-
-/** A model as a metric label: configured models by name, `none`, and everything else `other`. */
-export function modelLabel(model: string, options: Pick<RoutingOptions, 'knownModels'>): string {
-  return model === 'none' || options.knownModels.has(model) ? model : 'other';
 }
