@@ -25,6 +25,7 @@ type View = {
   sources: Source[];
   model: string | null;
   cached: boolean;
+  quality: { score: number } | null;
 };
 type Asked = { status: number; view: View };
 
@@ -187,6 +188,9 @@ describe('exact answer cache', () => {
       model: first.model,
     });
     expect(hit.sources).toEqual(first.sources);
+    // The hit keeps the quality score of the answer it reuses.
+    expect(first.quality?.score).toBeGreaterThan(0);
+    expect(hit.quality).toEqual(first.quality);
     expect(hit.id).not.toBe(first.id);
     expect(await answerJobs()).toBe(jobs);
     // Readable at once, stored shortly after (written behind, in a batch), with no new job.

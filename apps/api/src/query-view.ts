@@ -27,6 +27,8 @@ export function toQueryView(row: QueryRow): QueryView {
     truncated: answer?.truncated ?? null,
     cached: row.cached,
     fallback: answer?.fallback ?? null,
+    quality: answer?.quality ?? null,
+    escalation: answer?.escalation ?? null,
     route: answer?.route ?? null,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     created_at: row.createdAt.toISOString(),

@@ -65,6 +65,9 @@ describe('a question, end to end', () => {
       sources: [],
     });
     expect(view.answer).toMatch(/^Fake answer to: /);
+    // Scored with no sources given to the model: nothing supports it.
+    expect(view.quality).toMatchObject({ score: 0, groundedness: 0, no_context: true });
+    expect(view.escalation).toBeNull();
     const usage = view.usage as { prompt_tokens: number; completion_tokens: number; total_tokens: number };
     expect(usage.completion_tokens).toBe(40);
     expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);

@@ -31,6 +31,20 @@ describe('planAnswer', () => {
     expect(planAnswer({ messages, max_tokens: 10 }, 10).finishReason).toBe('stop');
   });
 
+  it('answers a scripted text word for word instead of the echo, cut at max_tokens', () => {
+    const messages = [{ role: 'user' as const, content: 'Hi' }];
+    expect(planAnswer({ messages }, 20, 'Paris is in France.').tokens).toEqual([
+      'Paris',
+      ' is',
+      ' in',
+      ' France.',
+    ]);
+    expect(planAnswer({ messages, max_tokens: 2 }, 20, 'Paris is in France.')).toMatchObject({
+      tokens: ['Paris', ' is'],
+      finishReason: 'length',
+    });
+  });
+
   it('reads text parts of array content', () => {
     const plan = planAnswer(
       { messages: [{ role: 'user', content: [{ type: 'text', text: 'Parts work' }] }] },

@@ -22,18 +22,25 @@ export function countPromptTokens(request: ChatRequest): number {
 
 /**
  * Builds the deterministic answer: `Fake answer to: <last user message, first 60 chars>.`
- * followed by filler words, `answerTokens` tokens in all, cut to `max_tokens`.
+ * followed by filler words, `answerTokens` tokens in all, cut to `max_tokens`. A `scripted`
+ * answer (the settings' `answersByModel`) replaces the echo and the filler, word for word.
  *
  * @example
  * planAnswer({ messages: [{ role: 'user', content: 'Hi' }] }, 5).tokens.join('')
  * // 'Fake answer to: Hi. lorem'
  */
-export function planAnswer(request: ChatRequest, answerTokens: number): AnswerPlan {
-  const lastUser = request.messages.filter((message) => message.role === 'user').at(-1);
-  const question = lastUser ? messageText(lastUser).replace(/\s+/g, ' ').trim().slice(0, 60).trimEnd() : '';
-  const words = `Fake answer to: ${question}.`.split(' ').filter((word) => word.length > 0);
-  for (let i = 0; words.length < answerTokens; i++) words.push(FILLER[i % FILLER.length]!);
-  const full = words.slice(0, answerTokens).map((word, i) => (i === 0 ? word : ` ${word}`));
+export function planAnswer(request: ChatRequest, answerTokens: number, scripted?: string): AnswerPlan {
+  let words: string[];
+  if (scripted !== undefined) {
+    words = scripted.split(' ').filter((word) => word.length > 0);
+  } else {
+    const lastUser = request.messages.filter((message) => message.role === 'user').at(-1);
+    const question = lastUser ? messageText(lastUser).replace(/\s+/g, ' ').trim().slice(0, 60).trimEnd() : '';
+    words = `Fake answer to: ${question}.`.split(' ').filter((word) => word.length > 0);
+    for (let i = 0; words.length < answerTokens; i++) words.push(FILLER[i % FILLER.length]!);
+    words = words.slice(0, answerTokens);
+  }
+  const full = words.map((word, i) => (i === 0 ? word : ` ${word}`));
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? Number.POSITIVE_INFINITY;
   return {
     tokens: full.slice(0, maxTokens),

@@ -81,10 +81,10 @@ export function createChatCompletionsHandler(deps: ChatCompletionsDeps) {
     }
 
     counters.inFlight++;
-    const plan = planAnswer(request, settings.answerTokens);
+    const model = request.model ?? settings.model;
+    const plan = planAnswer(request, settings.answerTokens, settings.answersByModel[model]);
     const id = deps.newId();
     const created = Math.floor(deps.now() / 1000);
-    const model = request.model ?? settings.model;
     const resetSocket = () => c.env?.incoming?.socket?.resetAndDestroy();
 
     if (fault === 'hang') {

@@ -39,6 +39,18 @@ function controlPut(body: unknown): Promise<Response> {
   });
 }
 
+describe('answers by model', () => {
+  it('answers a model named in answersByModel with its text, and any other model with the echo', async () => {
+    fake.update({ answersByModel: { cheap: 'Paris is the capital of France.' } });
+    const cheap = (await (await chat({ model: 'cheap', messages: question })).json()) as {
+      choices: { message: { content: string } }[];
+    };
+    expect(cheap.choices[0]!.message.content).toBe('Paris is the capital of France.');
+    const other = (await (await chat({ model: 'strong', messages: question })).json()) as typeof cheap;
+    expect(other.choices[0]!.message.content).toMatch(/^Fake answer to: What did I write about tomatoes\?/);
+  });
+});
+
 describe('streaming', () => {
   it('streams a role delta, one delta per token, a finish chunk and [DONE] with one id', async () => {
     fake.update({ answerTokens: 8 });

@@ -47,6 +47,12 @@ const settingsShape = {
   failNext: z.number().int().min(0),
   /** Seed of the random source that draws errors (only when no `random` is injected). */
   seed: z.number().int(),
+  /**
+   * Fixed answers by requested model id: a request naming one of them is answered with exactly
+   * that text (words as tokens, cut at `max_tokens`) instead of the echo, e.g. a cheap model that
+   * answers off the point and a strong one that quotes the notes.
+   */
+  answersByModel: z.record(z.string().min(1), z.string().min(1)),
 };
 
 /** All knobs of the fake LLM; `PUT /control` merges a partial of it. */
@@ -75,4 +81,5 @@ export const defaultFakeLlmSettings: FakeLlmSettings = {
   faultAfterTokens: 3,
   failNext: 0,
   seed: 42,
+  answersByModel: {},
 };

@@ -1,7 +1,16 @@
 import type { AnswerCache, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint } from '@assistant/cache';
 import { type AnswerSettings, DEFAULT_PROMPT, promptTemplate, settingsUnderVariant } from '@assistant/config';
-import type { Answer, AssignedVariant, QueryEvent, Route, Source, Tier } from '@assistant/contracts';
+import type {
+  Answer,
+  AnswerQuality,
+  AssignedVariant,
+  EscalationInfo,
+  QueryEvent,
+  Route,
+  Source,
+  Tier,
+} from '@assistant/contracts';
 import {
   type CostsRepo,
   ledgerEntryOf,
@@ -15,6 +24,7 @@ import {
 import type { Embedder } from '@assistant/embeddings';
 import type { Budget } from '@assistant/limits';
 import {
+  type ChatMessage,
   type FallbackChain,
   type FallbackResult,
   type GenerateResult,
@@ -26,8 +36,10 @@ import { countChainAnswer } from './pipeline/answer-metrics.ts';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
 import { type ClassifierOptions, classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
+import { createAnswerJudge, type EscalationConfig, escalationReservation } from './pipeline/judge-answer.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
 import { chooseModel, noContextRoute, type RoutingOptions } from './pipeline/route.ts';
+import type { ScoreOptions } from './pipeline/score-answer.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
 
@@ -53,6 +65,18 @@ export type AnswerPipelineDeps = {
    * uses `chain`.
    */
   chainFor?: (model: string) => { chain: FallbackChain; worstCasePricing: Pricing };
+  /**
+   * Answer scoring (flag `quality_scoring`): the embedder the answer's sentences go through (the
+   * warm model without the Redis embedding cache: answer sentences rarely repeat) and the
+   * scorer's options. @defaultValue `embedder`, `SCORE_DEFAULTS`
+   */
+  scoring?: { embedder?: Embedder; options?: ScoreOptions };
+  /**
+   * Escalation (flag `escalation`, off by default): an answer scoring below `threshold` that a
+   * model other than `model` wrote is answered again, once, by `chain` (which starts with
+   * `model`). Absent: never escalated (the extractive provider has no model to escalate to).
+   */
+  escalation?: EscalationConfig;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
@@ -146,7 +170,8 @@ function toSource(chunk: RetrievedChunk): Source {
 
 /**
  * embed → retrieve → classify (and pick the model) → build_context → semantic cache → reserve budget → generate →
- * record: store the row with its ledger entry (one transaction), write the caches, then settle
+ * score (flag `quality_scoring`) → escalate (flag `escalation`: a low score is answered again,
+ * once, by the stronger model, after a `restart`) → record: store the row with its ledger entry (one transaction), write the caches, then settle
  * the budget and publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
  * `restart` on the way; errors propagate to the processor, which decides on retries.
  */
@@ -178,6 +203,14 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
     await deps.budget.settle({ userId: row.userId, queryId: row.id, actualMicros: cost });
+    // The escalation's own reservation is freed (its cost is in the row's, settled above).
+    if (row.escalation) {
+      await deps.budget.settle({
+        userId: row.userId,
+        queryId: escalationReservation(row.id),
+        actualMicros: 0,
+      });
+    }
     const done = terminalEventOf(row);
     if (done?.type !== 'done') return;
     await deps.events.append(row.id, done, owner ? { token: owner.owner, seq: owner.nextSeq() } : undefined);
@@ -246,6 +279,60 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
               }),
     });
   }
+
+  /**
+   * One generation through a chain, streamed as it comes: tokens travel in small batches (one
+   * stream append per batch, not per token), and a model failing mid-answer restarts the stream.
+   */
+  async function generateWith(
+    task: AnswerTask,
+    chain: FallbackChain,
+    context: { messages: ChatMessage[]; sources: RetrievedChunk[] },
+    cachedAnswer?: () => Promise<GenerateResult | undefined>,
+  ): Promise<FallbackResult> {
+    const tokens = createTokenBatcher(
+      { send: (text) => emit(task, { type: 'token', text }) },
+      deps.options.tokenBatch,
+    );
+    const generated = await chain.generate(
+      {
+        messages: context.messages,
+        query: task.query,
+        sources: context.sources,
+        maxTokens: deps.options.maxTokens,
+        signal: task.signal,
+      },
+      tokens.push,
+      {
+        ...(cachedAnswer ? { cachedAnswer } : {}),
+        breakers: on(task, 'breakers'),
+        onRestart: async (notice) => {
+          await tokens.flush();
+          tokens.reset();
+          await emit(task, {
+            type: 'restart',
+            reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
+          });
+        },
+      },
+    );
+    await tokens.flush();
+    return generated;
+  }
+
+  const judge = createAnswerJudge<AnswerTask>({
+    embedder: deps.scoring?.embedder ?? deps.embedder,
+    options: deps.scoring?.options,
+    escalation: deps.escalation,
+    budget: deps.budget,
+    metrics: deps.metrics,
+    global: deps.global,
+    maxTokens: deps.options.maxTokens,
+    step,
+    emit,
+    // No cache step: the cached answer may be the very one that scored low.
+    generate: (task, chain, prompt) => generateWith(task, chain, prompt),
+  });
 
   async function runAnswerPipeline(task: AnswerTask): Promise<RunSummary> {
     const { queryId, userId, query } = task;
@@ -369,48 +456,66 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       );
     }
 
-    // Tokens travel in small batches: one stream append per batch, not per token.
-    const tokens = createTokenBatcher(
-      { send: (text) => emit(task, { type: 'token', text }) },
-      deps.options.tokenBatch,
+    const result = await step('generate', () =>
+      generateWith(
+        task,
+        picked.chain,
+        context,
+        task.bypassCache || !on(task, 'exactCache')
+          ? undefined
+          : () => deps.cachedAnswer({ state, query, settings }),
+      ),
     );
-    const result = await step('generate', async () => {
-      const generated = await picked.chain.generate(
-        {
-          messages: context.messages,
-          query,
-          sources: context.sources,
-          maxTokens: deps.options.maxTokens,
-          signal: task.signal,
-        },
-        tokens.push,
-        {
-          ...(task.bypassCache || !on(task, 'exactCache')
-            ? {}
-            : { cachedAnswer: () => deps.cachedAnswer({ state, query, settings }) }),
-          breakers: on(task, 'breakers'),
-          onRestart: async (notice) => {
-            await tokens.flush();
-            tokens.reset();
-            await emit(task, {
-              type: 'restart',
-              reason: `${notice.provider}:${notice.model} failed (${notice.reason}); answering again`,
-            });
-          },
-        },
-      );
-      await tokens.flush();
-      return generated;
+
+    // Scoring and escalation read the answer as generated; nothing of them reaches the model.
+    const {
+      final,
+      quality: finalQuality,
+      first,
+    } = await judge.judge(task, result, {
+      messages: context.messages,
+      sources: context.sources,
+      promptTokens,
     });
 
     await step('record', async () => {
-      const cached = result.fallback.source === 'cache';
-      const pricing = cached ? FREE : deps.pricing(result.provider, result.model);
-      const cost = costMicros(pricing, result.usage);
-      const answer = toAnswer(result, sources, cost, route);
-      countChainAnswer(deps.metrics, deps.modelLabel, result, cost);
+      const cached = final.fallback.source === 'cache';
+      const pricing = cached ? FREE : deps.pricing(final.provider, final.model);
+      // An escalated answer costs both attempts: one ledger entry and one settle of the sum.
+      const firstCost = first
+        ? costMicros(deps.pricing(first.result.provider, first.result.model), first.result.usage)
+        : 0;
+      const finalCost = costMicros(pricing, final.usage);
+      const cost = finalCost + firstCost;
+      const answer = toAnswer(final, sources, cost, {
+        route,
+        quality: finalQuality,
+        first: first && {
+          model: first.result.model,
+          provider: first.result.provider,
+          score: first.quality.score,
+          usage: usageOf(first.result.usage.promptTokens, first.result.usage.completionTokens),
+          cost_usd: microsToUsd(firstCost),
+          escalated_to: first.escalatedTo,
+        },
+      });
+      // The discarded first attempt's spend and failures count; the answer counts once, as the final.
+      if (first)
+        countChainAnswer(deps.metrics, deps.modelLabel, first.result, firstCost, { discarded: true });
+      countChainAnswer(deps.metrics, deps.modelLabel, final, finalCost);
+      if (finalQuality) {
+        deps.metrics.qualityScore.observe(
+          { source: final.fallback.source, escalated: String(first !== undefined) },
+          finalQuality.score,
+        );
+      }
       const cacheable = !task.bypassCache && !cached;
-      const candidate = { answer, evidence, fallback: result.fallback.usedFallback };
+      // A cache hit reuses the answer and its quality; the escalation was this query's own spend.
+      const candidate = {
+        answer: { ...answer, escalation: undefined },
+        evidence,
+        fallback: final.fallback.usedFallback,
+      };
       const writes = [
         ...(on(task, 'exactCache')
           ? [() => deps.answerCache.set({ state, query, settings, ...candidate })]
@@ -455,8 +560,22 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
-function toAnswer(result: FallbackResult, sources: Source[], cost: number, route: Route | undefined): Answer {
+/**
+ * The stored answer of a generation, with its route when it was routed. Escalated (`first`):
+ * usage and cost count both attempts, and `escalation` records the first.
+ */
+function toAnswer(
+  result: FallbackResult,
+  sources: Source[],
+  cost: number,
+  scored: {
+    route?: Route | undefined;
+    quality?: AnswerQuality | undefined;
+    first?: EscalationInfo | undefined;
+  } = {},
+): Answer {
   const { source, attempts, usedFallback } = result.fallback;
+  const earlier = scored.first?.usage;
   return {
     outcome: 'answered',
     // Recorded only when a fallback was involved: which source answered, why the others did not.
@@ -477,9 +596,14 @@ function toAnswer(result: FallbackResult, sources: Source[], cost: number, route
     sources,
     model: result.model,
     provider: result.provider,
-    usage: usageOf(result.usage.promptTokens, result.usage.completionTokens),
+    usage: usageOf(
+      result.usage.promptTokens + (earlier?.prompt_tokens ?? 0),
+      result.usage.completionTokens + (earlier?.completion_tokens ?? 0),
+    ),
     cost_usd: microsToUsd(cost),
     truncated: result.truncated,
-    ...(route ? { route } : {}),
+    ...(scored.route ? { route: scored.route } : {}),
+    ...(scored.quality ? { quality: scored.quality } : {}),
+    ...(scored.first ? { escalation: scored.first } : {}),
   };
 }

@@ -111,8 +111,10 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const queries = createQueriesRepo(db.db);
   const notes = createNotesRepo(db.db);
   const chunks = createChunksRepo(db.db);
+  // One batcher for the model: the answer scorer's sentences share its inferences.
+  const batchingEmbedder = createBatchingEmbedder(model);
   const embedder = createCachedEmbedder(
-    createBatchingEmbedder(model),
+    batchingEmbedder,
     createEmbeddingCache(redis, keys, { modelId: model.modelId }, { onCacheEvent }),
   );
   const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
@@ -223,6 +225,14 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     },
     config.flags.canary,
   );
+  // Escalation's stronger chain: the default chain when it is the default model, else its own.
+  const escalationModel = config.quality.escalationModel;
+  const escalationChain =
+    escalationModel === undefined
+      ? undefined
+      : escalationModel === llm.model
+        ? { chain, worstCasePricing: worstCasePricing(models.links, llm.pricing) }
+        : chainFor(escalationModel);
   const settings = answerSettings(llm);
   // The classifier's centroid rule, for the loaded embedding model only.
   const routingCentroids = llm.routing.centroids ? loadRoutingCentroids(model) : undefined;
@@ -255,6 +265,17 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     pricing: (provider, model) => (provider === 'extractive' ? noCost : llm.pricing(model)),
     worstCasePricing: worstCasePricing(models.links, llm.pricing),
     chainFor,
+    // Answer sentences skip the Redis embedding cache (they rarely repeat), not the batcher.
+    scoring: { embedder: batchingEmbedder },
+    escalation:
+      escalationModel && escalationChain
+        ? {
+            model: escalationModel,
+            threshold: config.quality.escalationThreshold,
+            chain: escalationChain.chain,
+            worstCasePricing: escalationChain.worstCasePricing,
+          }
+        : undefined,
     epochs,
     answerCache,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),

@@ -324,6 +324,13 @@ export const EnvSchema = z
     CANARY_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
     // How often each API process re-reads the running experiments from Postgres (ms).
     EXPERIMENTS_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+    // --- answer quality scoring and escalation (flags quality_scoring, escalation) ---
+    // With the escalation flag on, an answer scoring below this (0..1) is answered again, once, by
+    // ESCALATION_MODEL (set on the dev split of `npm run eval:quality`).
+    QUALITY_ESCALATION_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+    // The stronger model a low-scoring answer is escalated to; default: LLM_MODEL. An answer
+    // already from this model is never escalated.
+    ESCALATION_MODEL: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     const provider = resolveProvider(env);
@@ -520,6 +527,14 @@ function shape(env: Env) {
         intervalMs: env.CANARY_INTERVAL_MS,
       },
       experimentsRefreshMs: env.EXPERIMENTS_REFRESH_MS,
+    },
+    quality: {
+      escalationThreshold: env.QUALITY_ESCALATION_THRESHOLD,
+      // The extractive provider has no model to escalate to.
+      escalationModel:
+        provider === 'extractive'
+          ? undefined
+          : (env.ESCALATION_MODEL ?? env.LLM_MODEL ?? defaultModels[provider]),
     },
     events: { ttlSeconds: env.EVENTS_TTL_SECONDS, heartbeatMs: env.SSE_HEARTBEAT_MS },
     shutdown: { graceMs: env.SHUTDOWN_GRACE_MS },

@@ -32,6 +32,8 @@ export {
 export {
   Answer,
   AnswerOutcome,
+  AnswerQuality,
+  EscalationInfo,
   FallbackInfo,
   GetQueryParams,
   MAX_QUERY_CHARS,

@@ -49,6 +49,45 @@ export const FallbackInfo = z.object({
 export type FallbackInfo = z.infer<typeof FallbackInfo>;
 
 /**
+ * The online quality score of an answer (no LLM call): `score` in [0, 1] and the parts it is made
+ * of. Groundedness is the share of the answer's sentences the sources support (embedding
+ * similarity with the worker's model, and the share of their words the sources hold); citation
+ * coverage the share of sentences citing a source, validity the share of citations naming a
+ * source the model was given.
+ */
+export const AnswerQuality = z.object({
+  score: z.number().min(0).max(1),
+  groundedness: z.number().min(0).max(1),
+  /** Mean support of the sentences in [0, 1] (groundedness counts those at or above the bar). */
+  support: z.number().min(0).max(1),
+  citation_coverage: z.number().min(0).max(1),
+  citation_validity: z.number().min(0).max(1),
+  sentences: z.number().int().nonnegative(),
+  supported_sentences: z.number().int().nonnegative(),
+  /** The model was given no source (nothing can support the answer). */
+  no_context: z.boolean(),
+  truncated: z.boolean(),
+  /** Version of the scoring rule. */
+  version: z.number().int().positive(),
+});
+export type AnswerQuality = z.infer<typeof AnswerQuality>;
+
+/**
+ * The first attempt of an escalated answer: it scored below the threshold, and a stronger model
+ * answered again. Its tokens and cost are counted in the answer's `usage` and `cost_usd` too.
+ */
+export const EscalationInfo = z.object({
+  model: z.string(),
+  provider: z.string(),
+  score: z.number().min(0).max(1),
+  usage: Usage,
+  cost_usd: z.number().nonnegative(),
+  /** The model asked the second time. */
+  escalated_to: z.string(),
+});
+export type EscalationInfo = z.infer<typeof EscalationInfo>;
+
+/**
  * Whether the notes answered: `answered`, or `no_context` when retrieval found that the user's
  * notes do not cover the question (then `sources` is empty and no model was called).
  */
@@ -80,6 +119,10 @@ export const Answer = z.object({
   cost_usd: z.number().nonnegative(),
   truncated: z.boolean(),
   fallback: FallbackInfo.optional(),
+  /** Absent when scoring was off for the question, and for the `no_context` outcome (no model). */
+  quality: AnswerQuality.optional(),
+  /** Present when a low-scoring first attempt was answered again by a stronger model. */
+  escalation: EscalationInfo.optional(),
   /** Present when the question was routed (the `classification_routing` flag on for its user). */
   route: Route.optional(),
 });
@@ -101,6 +144,10 @@ export const QueryView = z.object({
   truncated: z.boolean().nullable(),
   cached: z.boolean(),
   fallback: FallbackInfo.nullable(),
+  /** The answer's quality score and its parts; null when not scored. */
+  quality: AnswerQuality.nullable(),
+  /** The first attempt when the answer was escalated to a stronger model; null otherwise. */
+  escalation: EscalationInfo.nullable(),
   /** The question's class and routed model; null until it succeeded, or when it was not routed. */
   route: Route.nullable(),
   error: QueryError.nullable(),

@@ -33,16 +33,16 @@ function storedRow(stored: ReturnType<typeof rowOfAnswer>, overrides: Partial<Qu
     attempts: 1,
     experimentId: null,
     experimentVariant: null,
-    qualityScore: null,
-    quality: null,
-    queryClass: null,
-    escalation: null,
     createdAt: new Date('2026-03-01T10:00:00Z'),
     startedAt: new Date('2026-03-01T10:00:01Z'),
     finishedAt: new Date('2026-03-01T10:00:02Z'),
     ...stored,
     cached: stored.cached ?? false,
     fallback: stored.fallback ?? null,
+    qualityScore: stored.qualityScore ?? null,
+    quality: stored.quality ?? null,
+    escalation: stored.escalation ?? null,
+    queryClass: stored.queryClass ?? null,
     ...overrides,
   };
 }
@@ -89,9 +89,63 @@ describe('rowOfAnswer and answerOf', () => {
       { costMicros: 1, cached: false },
     );
     expect(answerOf(storedRow(fellBack)).route).toEqual({ class: 'complex', model: 'big' });
+    // Escalated: the routed model wrote the first attempt, the stronger one the answer.
+    const escalated = rowOfAnswer(
+      {
+        ...plain,
+        model: 'big',
+        route: { class: 'simple', model: 'small' },
+        escalation: {
+          model: 'small',
+          provider: 'fake',
+          score: 0.1,
+          usage: usageOf(10, 2),
+          cost_usd: 0,
+          escalated_to: 'big',
+        },
+      },
+      { costMicros: 1, cached: false },
+    );
+    expect(answerOf(storedRow(escalated)).route).toEqual({ class: 'simple', model: 'small' });
     // Not routed: no class stored, no route read.
     expect(rowOfAnswer(plain, { costMicros: 0, cached: false }).queryClass).toBeNull();
     expect('route' in answerOf(storedRow(rowOfAnswer(plain, { costMicros: 0, cached: false })))).toBe(false);
+  });
+
+  it('store the quality score in its column and its parts as jsonb, with an escalation, and read them back', () => {
+    const scored: Answer = {
+      ...answer,
+      quality: {
+        score: 0.82,
+        groundedness: 1,
+        support: 0.8,
+        citation_coverage: 1,
+        citation_validity: 1,
+        sentences: 2,
+        supported_sentences: 2,
+        no_context: false,
+        truncated: false,
+        version: 1,
+      },
+      escalation: {
+        model: 'm-1b',
+        provider: 'fake',
+        score: 0.1,
+        usage: { prompt_tokens: 100, completion_tokens: 8, total_tokens: 108 },
+        cost_usd: 0.00002,
+        escalated_to: 'm-8b',
+      },
+    };
+    const stored = rowOfAnswer(scored, { costMicros: 294, cached: false });
+    expect(stored).toMatchObject({
+      qualityScore: 0.82,
+      quality: scored.quality,
+      escalation: scored.escalation,
+    });
+    expect(answerOf(storedRow(stored))).toEqual(scored);
+    const unscored = rowOfAnswer(answer, { costMicros: 294, cached: false });
+    expect(unscored).toMatchObject({ qualityScore: null, quality: null, escalation: null });
+    expect('quality' in answerOf(storedRow(unscored))).toBe(false);
   });
 
   it('take the cost from the stored micro-dollars, not the float', () => {

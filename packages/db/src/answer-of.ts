@@ -31,13 +31,16 @@ export function answerOf(row: QueryRow): Answer {
     cost_usd: microsToUsd(row.costMicros ?? 0),
     truncated: row.truncated,
     ...(row.fallback ? { fallback: row.fallback } : {}),
+    ...(row.quality ? { quality: row.quality } : {}),
+    ...(row.escalation ? { escalation: row.escalation } : {}),
     ...(row.queryClass ? { route: routeOf(row, row.queryClass) } : {}),
   };
 }
 
 /**
  * The route of a routed row: its class, and the model routing chose, which is the first model
- * the chain tried (the first fallback attempt when there is one, else the model that answered).
+ * tried: the escalated first attempt's when the answer was escalated, else the first fallback
+ * attempt's when there is one, else the model that answered.
  */
 function routeOf(row: QueryRow, queryClass: string): Route {
   const parsed = QueryClass.safeParse(queryClass);
@@ -45,7 +48,7 @@ function routeOf(row: QueryRow, queryClass: string): Route {
     // A class this release does not know (written by a newer one) is shown as complex: the
     // dearer tier is the safe reading.
     class: parsed.success ? parsed.data : 'complex',
-    model: row.fallback?.attempts[0]?.model ?? row.model ?? 'unknown',
+    model: row.escalation?.model ?? row.fallback?.attempts[0]?.model ?? row.model ?? 'unknown',
   };
 }
 
@@ -66,6 +69,9 @@ export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached
     truncated: answer.truncated,
     cached: extras.cached,
     fallback: answer.fallback ?? null,
+    qualityScore: answer.quality?.score ?? null,
+    quality: answer.quality ?? null,
+    escalation: answer.escalation ?? null,
     queryClass: answer.route?.class ?? null,
   };
 }

@@ -1,4 +1,11 @@
-import type { AnswerOutcome, FallbackInfo, QueryError, Source } from '@assistant/contracts';
+import type {
+  AnswerOutcome,
+  AnswerQuality,
+  EscalationInfo,
+  FallbackInfo,
+  QueryError,
+  Source,
+} from '@assistant/contracts';
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type CostEntry, forgetCost, recordCost, recordCosts } from './costs-repo.ts';
@@ -19,6 +26,11 @@ export type QuerySuccess = {
   cached?: boolean;
   /** How the answer was reached, when a fallback was involved. */
   fallback?: FallbackInfo | null;
+  /** The quality score (`quality.score`, a column of its own for aggregates) and its parts. */
+  qualityScore?: number | null;
+  quality?: AnswerQuality | null;
+  /** The first attempt of an escalated answer. */
+  escalation?: EscalationInfo | null;
   /** The routing class (`simple`, `complex`, `no_context`); null when the question was not routed. */
   queryClass?: string | null;
 };

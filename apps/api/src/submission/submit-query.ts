@@ -226,7 +226,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       // Served, not generated: no tokens, no cost; the cached answer's own fallback record
       // describes how it was first made, not this serving, so it is not copied.
       result: rowOfAnswer(
-        { ...hit, fallback: undefined, usage: usageOf(0, 0), cost_usd: 0 },
+        { ...hit, fallback: undefined, escalation: undefined, usage: usageOf(0, 0), cost_usd: 0 },
         { costMicros: 0, cached: true },
       ),
     };

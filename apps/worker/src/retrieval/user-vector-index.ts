@@ -3,8 +3,11 @@ import { LRUCache } from 'lru-cache';
 import type { RetrievedChunk } from '../pipeline/retrieve.ts';
 import { buildLexicalIndex, type LexicalIndex } from './lexical-index.ts';
 
-/** A chunk as retrieval returns it: enough to cite it and to check it is still current. */
-export type ChunkRef = Omit<StoredChunk, 'embedding'>;
+/**
+ * A chunk as retrieval returns it: enough to cite it and to check it is still current, and its
+ * stored vector (a view of the matrix row, not a copy) for the answer scorer.
+ */
+export type ChunkRef = Omit<StoredChunk, 'embedding'> & { vector?: Float32Array };
 
 /**
  * One user's chunks as a dense row-major matrix and a BM25 index over the same rows, valid for
@@ -44,7 +47,7 @@ function toMatrix(generation: number, stored: StoredChunk[]): UserMatrix {
     );
     new Uint8Array(matrix.buffer, row * dimension * 4, dimension * 4).set(bytes);
     const { embedding: _, ...ref } = chunk;
-    chunks.push(ref);
+    chunks.push({ ...ref, vector: matrix.subarray(row * dimension, (row + 1) * dimension) });
   });
   const lexical = buildLexicalIndex(chunks.map((chunk) => `${chunk.title}\n${chunk.text}`));
   return { generation, chunks, matrix, dimension, lexical };
@@ -145,6 +148,7 @@ export function toRetrieved(chunk: ChunkRef, score: number): RetrievedChunk {
     title: chunk.title,
     text: chunk.text,
     score: Math.round(score * 1e4) / 1e4,
+    ...(chunk.vector ? { vector: chunk.vector } : {}),
   };
 }
 
