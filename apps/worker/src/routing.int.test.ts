@@ -182,4 +182,36 @@ describe('classification routing in the worker', () => {
     expect(outside.llmCalls).toBe(0);
     expect(outside.row).toMatchObject({ outcome: 'no_context', queryClass: null });
   });
+
+  it('records the routed model of a simple question whose cheap answer was escalated to the stronger model', async () => {
+    // The cheap model now answers off the notes: a low score, escalated to LLM_MODEL (fake-big).
+    fake.update({
+      answersByModel: {
+        'fake-small': 'The Eiffel Tower was completed in 1889 for the World Fair in Paris. [1]',
+      },
+    });
+    const store = createFlagStore(env.redis, env.keys, { now: Date.now });
+    await store.set(
+      'escalation',
+      { enabled: true, percentage: 0, allow: [routed], deny: [] },
+      { actor: 'test' },
+    );
+    await worker.worker.flags.refresh(true);
+    try {
+      const escalated = await answer(routed, 'How often do I water the tomatoes?');
+      expect(escalated.llmCalls).toBe(2);
+      expect(escalated.row).toMatchObject({ status: 'succeeded', model: 'fake-big', queryClass: 'simple' });
+      expect(escalated.row.escalation).toMatchObject({ model: 'fake-small', escalated_to: 'fake-big' });
+      expect(escalated.result?.route).toEqual({ class: 'simple', model: 'fake-small' });
+      expect(answerOf(escalated.row).route).toEqual({ class: 'simple', model: 'fake-small' });
+    } finally {
+      await store.set(
+        'escalation',
+        { enabled: false, percentage: 0, allow: [], deny: [] },
+        { actor: 'test' },
+      );
+      await worker.worker.flags.refresh(true);
+      fake.update({ answersByModel: {} });
+    }
+  });
 });
