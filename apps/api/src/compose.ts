@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createAnswerCache, createCacheEpochs, createSingleFlight } from '@assistant/cache';
-import { answerSettings, type Config, limitsFor } from '@assistant/config';
+import { answerSettings, type Config, limitsFor, promptTemplate } from '@assistant/config';
 import {
   createCostsRepo,
   createDb,
@@ -35,12 +35,6 @@ import { createStreamReader } from './stream-reader.ts';
 import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
-
-/**
- * Prompt versions an experiment may name until the versioned prompt templates list them: the
- * one prompt the worker builds today.
- */
-const KNOWN_PROMPTS: readonly string[] = ['answer@1'];
 
 // A served hit's row copy outlives its wait for a writer by far (a writer stores it in well under
 // a second unless Postgres is down); the log entry itself never expires.
@@ -190,7 +184,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     flags,
     flagStore,
     experiments,
-    knownPrompt: (ref) => KNOWN_PROMPTS.includes(ref),
+    // An experiment may name only a prompt the template registry holds.
+    knownPrompt: (ref) => promptTemplate(ref) !== undefined,
     refreshAssignments: () => assigner.refresh(),
     feedback: createFeedbackRepo(db.db),
     onFeedback: ({ userId, rating, previous }) => {

@@ -69,4 +69,25 @@ describe('toQueryView', () => {
     expect(unscored).toMatchObject({ quality: null, escalation: null });
     expect(toQueryView({ ...row, status: 'running' })).toMatchObject({ quality: null, escalation: null });
   });
+
+  it("returns a routed query's class and the model routing chose", () => {
+    const routed = { ...row, queryClass: 'simple', model: 'small', escalation: null };
+    expect(toQueryView(routed).route).toEqual({ class: 'simple', model: 'small' });
+    // After a fallback, the routed model is the first one tried, not the one that answered.
+    const fellBack = toQueryView({
+      ...routed,
+      model: 'big',
+      fallback: {
+        source: 'secondary',
+        attempts: [{ provider: 'endpoint', model: 'small', outcome: 'failed', reason: 'timeout' }],
+      },
+    });
+    expect(fellBack.route).toEqual({ class: 'simple', model: 'small' });
+    expect(QueryView.parse(fellBack)).toEqual(fellBack);
+  });
+
+  it('returns no route for a query that was not routed or has not succeeded', () => {
+    expect(toQueryView(row).route).toBeNull();
+    expect(toQueryView({ ...row, queryClass: 'simple', status: 'running' }).route).toBeNull();
+  });
 });

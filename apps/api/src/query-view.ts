@@ -29,6 +29,7 @@ export function toQueryView(row: QueryRow): QueryView {
     fallback: answer?.fallback ?? null,
     quality: answer?.quality ?? null,
     escalation: answer?.escalation ?? null,
+    route: answer?.route ?? null,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     created_at: row.createdAt.toISOString(),
     started_at: row.startedAt?.toISOString() ?? null,

@@ -13,11 +13,9 @@
 // question's gate features. EVAL_MISSES=1 also lists the misses on dev.
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '@assistant/config';
-import { createChunksRepo, createDb, createNotesRepo, createUsersRepo } from '@assistant/db';
-import { createBatchingEmbedder, defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
-import { createLogger, createMetrics } from '@assistant/telemetry';
+import { createDb, createUsersRepo } from '@assistant/db';
+import { defaultModelDir, loadEmbeddingModel } from '@assistant/embeddings';
 import { createTestDatabase, testServers } from '@assistant/testing';
-import { createIndexProcessor } from '../src/indexing/index-processor.ts';
 import {
   type AnswerabilityFeatures,
   createFusedRetriever,
@@ -26,7 +24,7 @@ import {
   isAnswerable,
 } from '../src/retrieval/fused-retriever.ts';
 import { createHybridRetriever } from '../src/retrieval/hybrid-retriever.ts';
-import { createUserVectorIndex } from '../src/retrieval/user-vector-index.ts';
+import { createEvalIndex } from './eval-index.ts';
 
 type Question = { id: string; query: string; note_id: string | null; kind: string; split?: string };
 type Dataset = {
@@ -48,23 +46,7 @@ const database = await createTestDatabase('eval');
 const db = createDb({ url: database.url, poolSize: 4 });
 const model = await loadEmbeddingModel(defaultModelDir(process.env));
 try {
-  const embedder = createBatchingEmbedder(model);
-  const notesRepo = createNotesRepo(db.db);
-  const chunks = createChunksRepo(db.db);
-  const indexer = createIndexProcessor({
-    chunks,
-    embedder,
-    tokenizer: model,
-    // No Redis here: the vector index reads the generation straight from Postgres.
-    generations: { publish: async (_userId, generation) => generation },
-    metrics: createMetrics('eval'),
-    logger: createLogger({ service: 'eval', level: 'silent' }),
-    options: { overlapTokens: config.overlapTokens, titleTokens: config.titleTokens },
-  });
-  const index = createUserVectorIndex(
-    { loadChunks: (id) => chunks.loadUserChunks(id), currentGeneration: (id) => notesRepo.generation(id) },
-    { maxBytes: 64 * 1024 * 1024 },
-  );
+  const { embedder, notesRepo, chunks, indexer, index } = createEvalIndex(db, model, config);
   const lexicalSearch = (id: string, words: string[], limit: number) =>
     chunks.lexicalSearch(id, words, limit);
   const current = (floor: boolean) =>

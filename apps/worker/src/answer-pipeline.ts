@@ -1,12 +1,13 @@
-import type { AnswerCache, AnswerSettings, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
+import type { AnswerCache, CacheEpochs, ContextCache, SemanticCache } from '@assistant/cache';
 import { evidenceFingerprint } from '@assistant/cache';
-import { settingsUnderVariant } from '@assistant/config';
+import { type AnswerSettings, DEFAULT_PROMPT, promptTemplate, settingsUnderVariant } from '@assistant/config';
 import type {
   Answer,
   AnswerQuality,
   AssignedVariant,
   EscalationInfo,
   QueryEvent,
+  Route,
   Source,
   Tier,
 } from '@assistant/contracts';
@@ -33,10 +34,11 @@ import type { EventStream } from '@assistant/queue';
 import { type CacheTierLabel, type Metrics, type Span, withSpan } from '@assistant/telemetry';
 import { countChainAnswer } from './pipeline/answer-metrics.ts';
 import { buildContext, type Excerpts } from './pipeline/build-context.ts';
-import { classifyQuery } from './pipeline/classify.ts';
+import { type ClassifierOptions, classifyQuery } from './pipeline/classify.ts';
 import { costMicros, type Pricing } from './pipeline/cost.ts';
 import { createAnswerJudge, type EscalationConfig, escalationReservation } from './pipeline/judge-answer.ts';
 import type { RetrievedChunk, Retriever } from './pipeline/retrieve.ts';
+import { chooseModel, noContextRoute, type RoutingOptions } from './pipeline/route.ts';
 import type { ScoreOptions } from './pipeline/score-answer.ts';
 import { createTokenBatcher, type TokenBatcherOptions } from './pipeline/token-batcher.ts';
 import { TerminalError } from './terminal-error.ts';
@@ -51,6 +53,7 @@ export type AnswerPipelineDeps = {
   cachedAnswer: (lookup: {
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>;
     query: string;
+    settings: AnswerSettings;
   }) => Promise<GenerateResult | undefined>;
   countTokens: (text: string) => number;
   pricing: (provider: string, model: string) => Pricing;
@@ -58,7 +61,8 @@ export type AnswerPipelineDeps = {
   worstCasePricing: Pricing;
   /**
    * The chain (and its worst-case price) that starts with a given model, for a question whose
-   * experiment variant names one; absent: every question uses `chain`.
+   * experiment variant or routing class names one other than the default; absent: every question
+   * uses `chain`.
    */
   chainFor?: (model: string) => { chain: FallbackChain; worstCasePricing: Pricing };
   /**
@@ -99,6 +103,10 @@ export type AnswerPipelineDeps = {
     noContext: boolean;
     /** How streamed tokens are grouped into stream appends. */
     tokenBatch: TokenBatcherOptions;
+    /** The classifier's thresholds (ROUTING_COMPLEX_MIN_*). */
+    classifier: ClassifierOptions;
+    /** The model per class (`classification_routing` on for the user). */
+    routing: RoutingOptions;
   };
 };
 
@@ -161,7 +169,7 @@ function toSource(chunk: RetrievedChunk): Source {
 }
 
 /**
- * classify → embed → retrieve → build_context → semantic cache → reserve budget → generate →
+ * embed → retrieve → classify (and pick the model) → build_context → semantic cache → reserve budget → generate →
  * score (flag `quality_scoring`) → escalate (flag `escalation`: a low score is answered again,
  * once, by the stronger model, after a `restart`) → record: store the row with its ledger entry (one transaction), write the caches, then settle
  * the budget and publish `done` (see {@link finish}). Each step is timed. Publishes `sources`, `token` and
@@ -238,7 +246,10 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
   async function answerNoContext(
     task: AnswerTask,
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>,
+    settings: AnswerSettings,
   ): Promise<void> {
+    const route = noContextRoute(on(task, 'classificationRouting'));
+    if (route) deps.metrics.queryRoutes.inc({ class: route.class, model: route.model });
     await emit(task, { type: 'sources', sources: [] });
     await emit(task, { type: 'token', text: NO_SOURCES_ANSWER });
     const answer: Answer = {
@@ -250,6 +261,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       usage: usageOf(0, 0),
       cost_usd: 0,
       truncated: false,
+      ...(route ? { route } : {}),
     };
     deps.metrics.answersBySource.inc({ source: 'no_context' });
     await finish(task, answer, {
@@ -263,7 +275,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
               deps.answerCache.set({
                 state,
                 query: task.query,
-                settings: settingsUnderVariant(deps.settings, task.experiment),
+                settings,
                 answer,
                 evidence: [],
                 fallback: false,
@@ -327,15 +339,14 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 
   async function runAnswerPipeline(task: AnswerTask): Promise<RunSummary> {
     const { queryId, userId, query } = task;
-    // A variant's model and prompt are part of what its answers are cached under.
-    const settings = settingsUnderVariant(deps.settings, task.experiment);
-    // Model precedence: the experiment variant's model, else the default chain.
-    const picked =
-      task.experiment?.model && deps.chainFor
-        ? deps.chainFor(task.experiment.model)
-        : { chain: deps.chain, worstCasePricing: deps.worstCasePricing };
+    const routing = on(task, 'classificationRouting');
+    // A variant's model and prompt, and the routing table where it picks the model, are part of
+    // what the answers are cached under.
+    const settings = settingsUnderVariant(deps.settings, task.experiment, { routing });
+    // The prompt template the settings name (a variant's, else the default). One the registry no
+    // longer holds (removed while its experiment ran) falls back to the default wording.
+    const prompt = promptTemplate(settings.prompt) ?? promptTemplate(DEFAULT_PROMPT)!;
     const state = await deps.epochs.readCacheState(userId, task.tier);
-    const classification = await step('classify', () => classifyQuery(query));
     // One inference per question: retrieval and the semantic cache share its vector.
     const [vector] = await step('embed', () => deps.embedder.embed([query]));
     const retrieved = await step('retrieve', async (span) => {
@@ -349,13 +360,35 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       return chunks;
     });
     // The retriever judged that the notes do not answer: say so, cite nothing, call no model.
+    // This is the `no_context` class: routing does not decide it a second time.
     if (retrieved.length === 0 && deps.options.noContext) {
-      await answerNoContext(task, state);
+      await answerNoContext(task, state, settings);
       return { cache: 'miss' };
     }
+    // After retrieval, as the classifier reads how many notes the chunks come from (and the
+    // question's vector, for its centroid rule).
+    const classification = await step('classify', () =>
+      classifyQuery({ query, sources: retrieved, vector }, deps.options.classifier),
+    );
+    // Model precedence: the experiment variant's model, then the class's (routing on), then the default.
+    const choice = chooseModel(
+      { class: classification.class, routing, experimentModel: task.experiment?.model },
+      deps.options.routing,
+    );
+    const route: Route | undefined = choice.route;
+    if (route) {
+      deps.metrics.queryRoutes.inc({
+        class: route.class,
+        model: deps.modelLabel(route.model),
+      });
+    }
+    const picked =
+      choice.model !== deps.options.routing.defaultModel && deps.chainFor
+        ? deps.chainFor(choice.model)
+        : { chain: deps.chain, worstCasePricing: deps.worstCasePricing };
     const context = await step('build_context', () =>
       buildContext(
-        { query, sources: retrieved, classification },
+        { query, sources: retrieved, prompt },
         {
           maxContextTokens: deps.options.maxContextTokens,
           countTokens: deps.countTokens,
@@ -398,6 +431,8 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         ...similar,
         usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
         cost_usd: 0,
+        // This question's route, not the one of the question whose answer it reuses.
+        route,
       };
       await emit(task, { type: 'token', text: answer.answer });
       deps.metrics.answersBySource.inc({ source: 'semantic_cache' });
@@ -440,7 +475,9 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         task,
         picked.chain,
         context,
-        task.bypassCache || !on(task, 'exactCache') ? undefined : () => deps.cachedAnswer({ state, query }),
+        task.bypassCache || !on(task, 'exactCache')
+          ? undefined
+          : () => deps.cachedAnswer({ state, query, settings }),
       );
       span.setAttributes({
         provider: generated.provider,
@@ -475,6 +512,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       const cost = finalCost + firstCost;
       span.setAttributes({ model: final.model, cost_micros: cost, cost_usd: microsToUsd(cost) });
       const answer = toAnswer(final, sources, cost, {
+        route,
         quality: finalQuality,
         first: first && {
           model: first.result.model,
@@ -547,14 +585,18 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
 const FREE: Pricing = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
 /**
- * The stored answer of a generation. Escalated (`first`): usage and cost count both attempts,
- * and `escalation` records the first.
+ * The stored answer of a generation, with its route when it was routed. Escalated (`first`):
+ * usage and cost count both attempts, and `escalation` records the first.
  */
 function toAnswer(
   result: FallbackResult,
   sources: Source[],
   cost: number,
-  scored: { quality?: AnswerQuality | undefined; first?: EscalationInfo | undefined } = {},
+  scored: {
+    route?: Route | undefined;
+    quality?: AnswerQuality | undefined;
+    first?: EscalationInfo | undefined;
+  } = {},
 ): Answer {
   const { source, attempts, usedFallback } = result.fallback;
   const earlier = scored.first?.usage;
@@ -584,6 +626,7 @@ function toAnswer(
     ),
     cost_usd: microsToUsd(cost),
     truncated: result.truncated,
+    ...(scored.route ? { route: scored.route } : {}),
     ...(scored.quality ? { quality: scored.quality } : {}),
     ...(scored.first ? { escalation: scored.first } : {}),
   };

@@ -59,6 +59,7 @@ import { createIndexProcessor } from './indexing/index-processor.ts';
 import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
 import { createCachedGeneration } from './pipeline/cached-generation.ts';
+import { loadRoutingCentroids } from './pipeline/routing-centroids.ts';
 import { createQueryReconciler } from './reconcile-queries.ts';
 import { ALWAYS_ANSWERABLE, createFusedRetriever, FUSED_DEFAULTS } from './retrieval/fused-retriever.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
@@ -164,8 +165,8 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     { links: models.links, extractive, unguardedTimeoutMs: llm.timeoutMs },
     { logger },
   );
-  // Chains that start with an experiment variant's model, built on first use and kept (each
-  // model its own breaker), then the configured fallback model.
+  // Chains that start with an experiment variant's or a routing class's model, built on first use
+  // and kept (each model its own breaker), then the configured fallback model.
   const variantChains = new Map<
     string,
     { chain: typeof chain; worstCasePricing: ReturnType<typeof worstCasePricing>; close(): void }
@@ -233,6 +234,14 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         ? { chain, worstCasePricing: worstCasePricing(models.links, llm.pricing) }
         : chainFor(escalationModel);
   const settings = answerSettings(llm);
+  // The classifier's centroid rule, for the loaded embedding model only.
+  const routingCentroids = llm.routing.centroids ? loadRoutingCentroids(model) : undefined;
+  if (llm.routing.centroids && !routingCentroids) {
+    logger.warn(
+      { model: model.modelId },
+      'no routing centroids for this embedding model: the centroid rule is off',
+    );
+  }
   const noCost = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
   const budget = createBudget(redis, keys);
   const costs = createCostsRepo(db.db);
@@ -289,6 +298,15 @@ export async function buildWorker(config: Config, observability: { logger: Logge
       topK: config.retrieval.topK,
       noContext: config.retrieval.answerability === 'gate',
       tokenBatch: config.retrieval.tokenBatch,
+      classifier: {
+        complexMinWords: llm.routing.complexMinWords,
+        complexMinNotes: llm.routing.complexMinNotes,
+        centroids: routingCentroids,
+      },
+      routing: {
+        defaultModel: llm.model,
+        models: llm.routing.models,
+      },
     },
   });
 

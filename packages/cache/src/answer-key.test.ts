@@ -42,6 +42,18 @@ describe('answerCacheKeyParts', () => {
     expect(new Set(hashes).size).toBe(hashes.length);
   });
 
+  it('changes with the prompt template version and with the routing table of the settings', () => {
+    const served = { provider: 'endpoint', model: 'big', prompt: 'answer@1', routing: null };
+    const routing = { simple: 'small', complex: 'big', complexMinWords: 18, complexMinNotes: 0 };
+    const hashes = [
+      hashOf({}, undefined, served),
+      hashOf({}, undefined, { ...served, prompt: 'answer@2' }),
+      hashOf({}, undefined, { ...served, routing }),
+      hashOf({}, undefined, { ...served, routing: { ...routing, simple: 'tiny' } }),
+    ];
+    expect(new Set(hashes).size).toBe(hashes.length);
+  });
+
   it('returns the user, generation and normalized question beside the hash', () => {
     const parts = answerCacheKeyParts({ state, query: 'Hello?', settings });
     expect(parts).toEqual({

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { answerSettings, ConfigError, loadConfig, settingsUnderVariant } from './config.ts';
 
 const base = {
   REDIS_URL: 'redis://127.0.0.1:6379/2',
@@ -123,5 +123,65 @@ describe('loadConfig', () => {
     expect(
       problemsOf({ ...base, LLM_PRICES_JSON: '{"big": {"input_usd": -1, "output_usd": 0}}' })[0],
     ).toMatch(/^LLM_PRICES_JSON/);
+  });
+});
+
+describe('routing config and answer settings', () => {
+  const endpoint = { ...base, LLM_ENDPOINT_URL: 'http://127.0.0.1:9/v1', LLM_MODEL: 'big' };
+  const prices = JSON.stringify({ small: { input_usd: 1e-8, output_usd: 2e-8 } });
+
+  it('routes every class to the default model until a class model is configured', () => {
+    const config = loadConfig(endpoint);
+    expect(config.llm.routing).toEqual({
+      models: { simple: 'big', complex: 'big' },
+      complexMinWords: 18,
+      complexMinNotes: 0,
+      centroids: true,
+    });
+    expect(answerSettings(config.llm)).toEqual({
+      provider: 'endpoint',
+      model: 'big',
+      prompt: 'answer@1',
+      routing: null,
+    });
+  });
+
+  it('refuses a routed model without a price, and takes one with its price row', () => {
+    expect(problemsOf({ ...endpoint, LLM_SIMPLE_MODEL: 'small' })).toEqual([
+      'LLM_SIMPLE_MODEL: model small needs its price in LLM_PRICES_JSON',
+    ]);
+    const config = loadConfig({ ...endpoint, LLM_SIMPLE_MODEL: 'small', LLM_PRICES_JSON: prices });
+    expect(config.llm.routing.models).toEqual({ simple: 'small', complex: 'big' });
+    expect(config.llm.pricing('small')).toEqual({ inputNanosPerToken: 10, outputNanosPerToken: 20 });
+    // The offline answerer answers every class itself.
+    expect(loadConfig({ ...base, LLM_SIMPLE_MODEL: 'small' }).llm.routing.models.simple).toBe('extractive');
+  });
+
+  it('puts the routing table in the settings only where it picks the model', () => {
+    const settings = answerSettings(
+      loadConfig({ ...endpoint, LLM_SIMPLE_MODEL: 'small', LLM_PRICES_JSON: prices }).llm,
+    );
+    const routing = {
+      simple: 'small',
+      complex: 'big',
+      complexMinWords: 18,
+      complexMinNotes: 0,
+      centroids: true,
+    };
+    expect(settings.routing).toEqual(routing);
+    expect(settingsUnderVariant(settings, undefined, { routing: true }).routing).toEqual(routing);
+    expect(settingsUnderVariant(settings, undefined, { routing: false }).routing).toBeNull();
+    // A variant's model wins over routing; its prompt replaces the default one.
+    expect(settingsUnderVariant(settings, { model: 'x', prompt: 'answer@2' }, { routing: true })).toEqual({
+      provider: 'endpoint',
+      model: 'x',
+      prompt: 'answer@2',
+      routing: null,
+    });
+    expect(settingsUnderVariant(settings, { prompt: 'answer@2' }, { routing: true })).toMatchObject({
+      model: 'big',
+      prompt: 'answer@2',
+      routing,
+    });
   });
 });

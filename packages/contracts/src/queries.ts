@@ -94,6 +94,20 @@ export type EscalationInfo = z.infer<typeof EscalationInfo>;
 export const AnswerOutcome = z.enum(['answered', 'no_context']);
 export type AnswerOutcome = z.infer<typeof AnswerOutcome>;
 
+/**
+ * What kind of question it is, as routing sees it: `simple` (a fact from one note), `complex`
+ * (comparisons, summaries, plans, several notes), `no_context` (the notes do not cover it).
+ */
+export const QueryClass = z.enum(['simple', 'complex', 'no_context']);
+export type QueryClass = z.infer<typeof QueryClass>;
+
+/**
+ * How a routed question was sent: its class and the model routing chose for it (the first model
+ * tried; `model` of the answer says who answered). `none` for `no_context`: no model was called.
+ */
+export const Route = z.object({ class: QueryClass, model: z.string() });
+export type Route = z.infer<typeof Route>;
+
 /** The finished answer: carried by the `done` event and stored on the query. */
 export const Answer = z.object({
   outcome: AnswerOutcome.default('answered'),
@@ -109,6 +123,8 @@ export const Answer = z.object({
   quality: AnswerQuality.optional(),
   /** Present when a low-scoring first attempt was answered again by a stronger model. */
   escalation: EscalationInfo.optional(),
+  /** Present when the question was routed (the `classification_routing` flag on for its user). */
+  route: Route.optional(),
 });
 export type Answer = z.infer<typeof Answer>;
 
@@ -132,6 +148,8 @@ export const QueryView = z.object({
   quality: AnswerQuality.nullable(),
   /** The first attempt when the answer was escalated to a stronger model; null otherwise. */
   escalation: EscalationInfo.nullable(),
+  /** The question's class and routed model; null until it succeeded, or when it was not routed. */
+  route: Route.nullable(),
   error: QueryError.nullable(),
   created_at: z.string(),
   started_at: z.string().nullable(),

@@ -42,7 +42,7 @@ function storedRow(stored: ReturnType<typeof rowOfAnswer>, overrides: Partial<Qu
     qualityScore: stored.qualityScore ?? null,
     quality: stored.quality ?? null,
     escalation: stored.escalation ?? null,
-    queryClass: null,
+    queryClass: stored.queryClass ?? null,
     ...overrides,
   };
 }
@@ -75,6 +75,41 @@ describe('rowOfAnswer and answerOf', () => {
     expect(stored.cached).toBe(true);
     expect(answerOf(storedRow(stored))).toEqual(plain);
     expect('fallback' in answerOf(storedRow(stored))).toBe(false);
+  });
+
+  it('store a route as its class and read back the class with the model routing chose', () => {
+    const { fallback: _omitted, ...plain } = answer;
+    const routed: Answer = { ...plain, route: { class: 'simple', model: 'm-8b' } };
+    const stored = rowOfAnswer(routed, { costMicros: 294, cached: false });
+    expect(stored.queryClass).toBe('simple');
+    expect(answerOf(storedRow(stored))).toEqual(routed);
+    // After a fallback the routed model is the first one tried, not the one that answered.
+    const fellBack = rowOfAnswer(
+      { ...answer, route: { class: 'complex', model: 'big' } },
+      { costMicros: 1, cached: false },
+    );
+    expect(answerOf(storedRow(fellBack)).route).toEqual({ class: 'complex', model: 'big' });
+    // Escalated: the routed model wrote the first attempt, the stronger one the answer.
+    const escalated = rowOfAnswer(
+      {
+        ...plain,
+        model: 'big',
+        route: { class: 'simple', model: 'small' },
+        escalation: {
+          model: 'small',
+          provider: 'fake',
+          score: 0.1,
+          usage: usageOf(10, 2),
+          cost_usd: 0,
+          escalated_to: 'big',
+        },
+      },
+      { costMicros: 1, cached: false },
+    );
+    expect(answerOf(storedRow(escalated)).route).toEqual({ class: 'simple', model: 'small' });
+    // Not routed: no class stored, no route read.
+    expect(rowOfAnswer(plain, { costMicros: 0, cached: false }).queryClass).toBeNull();
+    expect('route' in answerOf(storedRow(rowOfAnswer(plain, { costMicros: 0, cached: false })))).toBe(false);
   });
 
   it('store the quality score in its column and its parts as jsonb, with an escalation, and read them back', () => {

@@ -1,4 +1,4 @@
-import type { Answer, Usage } from '@assistant/contracts';
+import { type Answer, QueryClass, type Route, type Usage } from '@assistant/contracts';
 import type { QuerySuccess } from './queries-repo.ts';
 import type { QueryRow } from './schema.ts';
 
@@ -33,6 +33,22 @@ export function answerOf(row: QueryRow): Answer {
     ...(row.fallback ? { fallback: row.fallback } : {}),
     ...(row.quality ? { quality: row.quality } : {}),
     ...(row.escalation ? { escalation: row.escalation } : {}),
+    ...(row.queryClass ? { route: routeOf(row, row.queryClass) } : {}),
+  };
+}
+
+/**
+ * The route of a routed row: its class, and the model routing chose, which is the first model
+ * tried: the escalated first attempt's when the answer was escalated, else the first fallback
+ * attempt's when there is one, else the model that answered.
+ */
+function routeOf(row: QueryRow, queryClass: string): Route {
+  const parsed = QueryClass.safeParse(queryClass);
+  return {
+    // A class this release does not know (written by a newer one) is shown as complex: the
+    // dearer tier is the safe reading.
+    class: parsed.success ? parsed.data : 'complex',
+    model: row.escalation?.model ?? row.fallback?.attempts[0]?.model ?? row.model ?? 'unknown',
   };
 }
 
@@ -56,5 +72,6 @@ export function rowOfAnswer(answer: Answer, extras: { costMicros: number; cached
     qualityScore: answer.quality?.score ?? null,
     quality: answer.quality ?? null,
     escalation: answer.escalation ?? null,
+    queryClass: answer.route?.class ?? null,
   };
 }

@@ -31,6 +31,8 @@ export type QuerySuccess = {
   quality?: AnswerQuality | null;
   /** The first attempt of an escalated answer. */
   escalation?: EscalationInfo | null;
+  /** The routing class (`simple`, `complex`, `no_context`); null when the question was not routed. */
+  queryClass?: string | null;
 };
 
 /** The ledger entry of a row about to be stored (`ledgerEntryOf` with the answer's prices). */

@@ -158,6 +158,12 @@ export function createMetrics(service: string) {
       labelNames: ['source'] as const,
       registers: [registry],
     }),
+    queryRoutes: new Counter({
+      name: 'assistant_query_routes_total',
+      help: 'Routed questions by class (simple, complex, no_context) and the model routing chose (a configured model, none for no_context, other for any other).',
+      labelNames: ['class', 'model'] as const,
+      registers: [registry],
+    }),
     qualityScore: new Histogram({
       name: 'assistant_answer_quality_score',
       help: 'Online quality score (0..1) of generated answers, by where the answer came from (primary, secondary, cache, extractive) and whether it was escalated.',

@@ -1,5 +1,9 @@
-import type { AnswerCache, AnswerSettings, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
-import { settingsUnderVariant, type TierLimits } from '@assistant/config';
+import type { AnswerCache, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
+import {
+  type AnswerSettings as AnswerSettingsOf,
+  settingsUnderVariant,
+  type TierLimits,
+} from '@assistant/config';
 import type { AssignedVariant } from '@assistant/contracts';
 import {
   type KeyOwner,
@@ -33,7 +37,7 @@ export type SubmitterDeps = {
   singleFlight: Pick<SingleFlight, 'idOf' | 'claim' | 'join' | 'release'>;
   newId: () => string;
   now: () => number;
-  settings: AnswerSettings;
+  settings: AnswerSettingsOf;
   global: { perHour: number; dailyBudgetMicros: number };
   logger: Pick<Logger, 'warn' | 'error'>;
   /** Runtime feature flags (in-process snapshot: no I/O). */
@@ -88,10 +92,6 @@ const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 // With the `rate_limits` flag off for a user, the windows and the in-flight cap admit everything.
 const UNLIMITED = 1_000_000_000;
 
-/** The answer settings of a question under a variant: its model and prompt are part of the cache key. */
-const settingsUnder = (settings: AnswerSettings, experiment: AssignedVariant | undefined): AnswerSettings =>
-  settingsUnderVariant(settings, experiment);
-
 const submitDeadline = () => new DeadlineError('submit', SUBMIT_TIMEOUT_MS);
 
 /** What a submit refused at its deadline throws once it has withdrawn (nobody hears it). */
@@ -128,6 +128,15 @@ function refusal(result: Extract<AdmissionResult, { allowed: false }>): AppError
  * none is half-accepted.
  */
 export function createQuerySubmitter(deps: SubmitterDeps) {
+  /**
+   * The answer settings of a user's question: a variant's model and prompt, and the routing
+   * table where the user's routing flag is on, are part of the cache key.
+   */
+  const settingsUnder = (userId: string, experiment: AssignedVariant | undefined) =>
+    settingsUnderVariant(deps.settings, experiment, {
+      routing: deps.flags.enabled('classification_routing', userId),
+    });
+
   async function admit(submission: Submission, queryId: string, counts: 'full' | 'windows-only') {
     const userId = submission.owner.userId;
     // Flags off for this user: no request windows or in-flight cap, or no budget refusal (spend
@@ -212,7 +221,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       const found = await deps.answerCache.get({
         state,
         query: submission.query,
-        settings: settingsUnder(deps.settings, experiment),
+        settings: settingsUnder(userId, experiment),
         currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
       });
       span.setAttributes({ 'cache.tier': 'exact', 'cache.hit': found !== undefined });
@@ -370,7 +379,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
 
     let id = newQueryId();
     const experiment = deps.assignExperiment(userId);
-    const settings = settingsUnder(deps.settings, experiment);
+    const settings = settingsUnder(userId, experiment);
     const state = await withDeadline(
       deps.epochs.readCacheState(userId, submission.owner.tier),
       REDIS_TIMEOUT_MS,

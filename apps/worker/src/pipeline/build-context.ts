@@ -1,5 +1,5 @@
+import { type PromptTemplate, renderPrompt } from '@assistant/config';
 import type { ChatMessage, SourceText } from '@assistant/llm';
-import type { Classification } from './classify.ts';
 
 /** Options of {@link buildContext}. */
 export type BuildContextOptions = {
@@ -25,12 +25,6 @@ export type Context<S extends SourceText = SourceText> = {
   contextTokens: number;
 };
 
-const SYSTEM_PROMPT = [
-  "You answer questions using only the user's own notes, given below as numbered excerpts.",
-  'Cite the excerpts you use as [1], [2]. If the notes do not contain the answer, say so plainly',
-  'instead of guessing. Be concise.',
-].join(' ');
-
 /** The numbered excerpt block of a prompt: how many sources fit the budget, and its tokens. */
 export type Excerpts = { text: string; used: number; tokens: number };
 
@@ -52,11 +46,12 @@ function selectExcerpts(sources: SourceText[], options: BuildContextOptions): Ex
 }
 
 /**
- * Builds the chat messages from the retrieved chunks, best first, stopping at the token budget so
- * the prompt never overflows the model's context. Sources are cited by their position.
+ * Builds the chat messages from a prompt template and the retrieved chunks, best first, stopping
+ * at the token budget so the prompt never overflows the model's context. Sources are cited by
+ * their position.
  */
 export function buildContext<S extends SourceText>(
-  input: { query: string; sources: S[]; classification: Classification },
+  input: { query: string; sources: S[]; prompt: PromptTemplate },
   options: BuildContextOptions,
 ): Context<S> {
   const cache = options.excerpts;
@@ -65,10 +60,11 @@ export function buildContext<S extends SourceText>(
     excerpts = selectExcerpts(input.sources, options);
     cache?.set(cache.key, excerpts);
   }
+  const prompt = renderPrompt(input.prompt, { notes: excerpts.text, question: input.query });
   return {
     messages: [
-      { role: 'system', content: SYSTEM_PROMPT },
-      { role: 'user', content: `Notes:\n${excerpts.text}\n\nQuestion: ${input.query}` },
+      { role: 'system', content: prompt.system },
+      { role: 'user', content: prompt.user },
     ],
     sources: input.sources.slice(0, excerpts.used),
     contextTokens: excerpts.tokens,

@@ -13,10 +13,12 @@ const hitOf = (provider: string) =>
 
 function generationOver(hit: (CachedAnswer & { cache: 'exact' }) | undefined) {
   const looked: string[] = [];
+  const settingsSeen: unknown[] = [];
   const cachedGeneration = createCachedGeneration({
     answerCache: {
       get: async (lookup) => {
         looked.push(lookup.query);
+        settingsSeen.push(lookup.settings);
         return hit;
       },
     },
@@ -24,7 +26,12 @@ function generationOver(hit: (CachedAnswer & { cache: 'exact' }) | undefined) {
     settings: { provider: 'endpoint', model: 'primary-model', prompt: 'v1' },
   });
   const state = { userId: 'u1' } as Parameters<typeof cachedGeneration>[0]['state'];
-  return { looked, ask: () => cachedGeneration({ state, query: 'How often?' }) };
+  return {
+    looked,
+    settingsSeen,
+    ask: (settings?: { provider: string; model: string; prompt: string }) =>
+      cachedGeneration({ state, query: 'How often?', ...(settings ? { settings } : {}) }),
+  };
 }
 
 describe('createCachedGeneration', () => {
@@ -43,6 +50,16 @@ describe('createCachedGeneration', () => {
 
   it('treats a stored provider no provider is named any more as a miss (it was cast before)', async () => {
     expect(await generationOver(hitOf('retired-provider')).ask()).toBeUndefined();
+  });
+
+  it("looks up under the question's own settings when given (its variant's model and prompt)", async () => {
+    const over = generationOver(hitOf('endpoint'));
+    await over.ask();
+    await over.ask({ provider: 'endpoint', model: 'variant-model', prompt: 'answer@2' });
+    expect(over.settingsSeen).toEqual([
+      { provider: 'endpoint', model: 'primary-model', prompt: 'v1' },
+      { provider: 'endpoint', model: 'variant-model', prompt: 'answer@2' },
+    ]);
   });
 
   it('is a miss on a miss', async () => {

@@ -1,4 +1,4 @@
-import type { AnswerCache, CacheEpochs } from '@assistant/cache';
+import type { AnswerCache, AnswerSettings, CacheEpochs } from '@assistant/cache';
 import type { NotesRepo } from '@assistant/db';
 import { type GenerateResult, llmProviderNameOf } from '@assistant/llm';
 
@@ -18,12 +18,14 @@ export function createCachedGeneration(deps: CachedGenerationDeps) {
   return async function cachedGeneration(lookup: {
     state: Awaited<ReturnType<CacheEpochs['readCacheState']>>;
     query: string;
+    /** The question's own settings (its variant, its routing); default: the process's. */
+    settings?: AnswerSettings;
   }): Promise<GenerateResult | undefined> {
     const { state, query } = lookup;
     const hit = await deps.answerCache.get({
       state,
       query,
-      settings: deps.settings,
+      settings: lookup.settings ?? deps.settings,
       currentVersions: (ids) => deps.notes.versions(state.userId, ids),
     });
     const provider = hit && llmProviderNameOf(hit.provider);
