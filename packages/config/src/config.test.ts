@@ -19,6 +19,23 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('knows every model it may answer with, for bounded metric labels', () => {
+    const config = loadConfig({
+      ...base,
+      LLM_PROVIDER: 'endpoint',
+      LLM_ENDPOINT_URL: 'http://127.0.0.1:8080/v1',
+      LLM_MODEL: 'big',
+      LLM_FALLBACK_MODEL: 'backup',
+      LLM_SIMPLE_MODEL: 'small',
+      ESCALATION_MODEL: 'big',
+      LLM_PRICES_JSON: JSON.stringify({
+        small: { input_usd: 1e-8, output_usd: 1e-8 },
+        priced: { input_usd: 1e-7, output_usd: 1e-7 },
+      }),
+    });
+    expect([...config.llm.knownModels].sort()).toEqual(['backup', 'big', 'extractive', 'priced', 'small']);
+  });
+
   it('turns tracing on only when an exporter or an OTLP endpoint is configured', () => {
     const enabled = (env: Record<string, string>) => loadConfig({ ...base, ...env }).tracing.enabled;
     // Nothing set: no exporter at all (not the SDK's default OTLP exporter to localhost:4318).

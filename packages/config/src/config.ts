@@ -510,7 +510,14 @@ function shape(env: Env) {
       knownModels: [
         ...new Set([
           llmModel,
-          ...(provider !== 'extractive' && env.LLM_FALLBACK_MODEL ? [env.LLM_FALLBACK_MODEL] : []),
+          ...(provider !== 'extractive'
+            ? [
+                env.LLM_FALLBACK_MODEL,
+                env.LLM_SIMPLE_MODEL,
+                env.LLM_COMPLEX_MODEL,
+                env.ESCALATION_MODEL,
+              ].filter((model): model is string => model !== undefined)
+            : []),
           ...Object.keys(env.LLM_PRICES_JSON ?? {}),
           'extractive',
         ]),
