@@ -1,7 +1,6 @@
 import type { QueryEvent } from '@assistant/contracts';
 import { createCostsRepo } from '@assistant/db';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
-import { waitUntil } from '@assistant/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
 

@@ -12,7 +12,6 @@ import {
   type Metrics,
   type Span,
   type TraceCarrier,
-  withDeadline,
   withoutTracing,
   withSpan,
 } from '@assistant/telemetry';
