@@ -24,7 +24,7 @@ const IMPLICIT = new Set(['HOME', 'XDG_CACHE_HOME']);
 function descriptions(): Map<string, string> {
   const found = new Map<string, string>();
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
-  for (const match of example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=\S*\s*(?:#\s*(.*))?$/gm)) {
+  for (const match of example.matchAll(/^#?[ \t]*([A-Z][A-Z0-9_]+)=\S*[ \t]*(?:#[ \t]*(.*))?$/gm)) {
     const text = (match[2] ?? '').trim();
     if (text && !found.get(match[1]!)) found.set(match[1]!, text);
   }

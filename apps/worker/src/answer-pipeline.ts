@@ -199,7 +199,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
    */
   async function announceSucceeded(
     row: QueryRow,
-    pricing: Pricing,
     owner?: Pick<AnswerTask, 'owner' | 'nextSeq'>,
   ): Promise<void> {
     const cost = row.costMicros ?? 0;
@@ -236,7 +235,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     );
     if (!stored) return;
     await extra.cache?.();
-    await announceSucceeded(stored, extra.pricing, task);
+    await announceSucceeded(stored, task);
   }
 
   /**
@@ -576,7 +575,7 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
         const pricing = row.provider && row.model ? deps.pricing(row.provider, row.model) : FREE;
         // Stored with its entry in one transaction; a row of an older release may lack it.
         await deps.costs.record(ledgerEntryOf(row, pricing, deps.now()));
-        await announceSucceeded(row, pricing);
+        await announceSucceeded(row);
       }
     },
   };

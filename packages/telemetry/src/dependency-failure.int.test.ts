@@ -26,7 +26,7 @@ const rejectionOf = (promise: Promise<unknown>) =>
 
 describe('dependencyFailureOf, with real clients', () => {
   let port: number;
-  const clients: { close(): Promise<unknown> | void }[] = [];
+  const clients: { close(): unknown }[] = [];
   beforeAll(async () => {
     port = await closedPort();
   });
