@@ -203,8 +203,12 @@ try {
   const every = { quoteAt: 2, maxEmbedded: 1000 };
   for (const [name, options] of [
     ['embedding only (every sentence embedded)', { ...SCORE_DEFAULTS, ...every, cosineWeight: 1 }],
-    ['words only (no inference)', { ...SCORE_DEFAULTS, cosineWeight: 0 }],
-    ['defaults, every sentence embedded', { ...SCORE_DEFAULTS, ...every }],
+    ['words only, quotes too (cosine weight 0)', { ...SCORE_DEFAULTS, cosineWeight: 0 }],
+    [
+      'with the embedding, at most 2 sentences (QUALITY_EMBEDDED_SENTENCES=2)',
+      { ...SCORE_DEFAULTS, maxEmbedded: 2 },
+    ],
+    ['with the embedding, every sentence embedded', { ...SCORE_DEFAULTS, ...every }],
   ] as const) {
     const aucs: string[] = [];
     for (const [split, items] of [
@@ -228,6 +232,7 @@ try {
     (k) =>
       [
         [k, SCORE_DEFAULTS],
+        [k, { ...SCORE_DEFAULTS, maxEmbedded: 2 }],
         [k, { ...SCORE_DEFAULTS, quoteAt: 2, maxEmbedded: 100 }],
       ] as const,
   )) {
@@ -242,7 +247,9 @@ try {
     const mode =
       options.quoteAt > 1
         ? 'every sentence embedded'
-        : `defaults: quotes not embedded, at most ${options.maxEmbedded}`;
+        : options.maxEmbedded === 0
+          ? 'defaults: words only, no inference'
+          : `quotes not embedded, at most ${options.maxEmbedded}`;
     console.log(`  ${String(n).padStart(2)} sentences (${mode}): CPU ms ${summary(cpu)}`);
   }
 } finally {

@@ -60,6 +60,7 @@ import { createPendingSweep } from './indexing/pending-sweep.ts';
 import type { Excerpts } from './pipeline/build-context.ts';
 import { createCachedGeneration } from './pipeline/cached-generation.ts';
 import { loadRoutingCentroids } from './pipeline/routing-centroids.ts';
+import { SCORE_DEFAULTS } from './pipeline/score-answer.ts';
 import { createQueryReconciler } from './reconcile-queries.ts';
 import { ALWAYS_ANSWERABLE, createFusedRetriever, FUSED_DEFAULTS } from './retrieval/fused-retriever.ts';
 import { createHybridRetriever } from './retrieval/hybrid-retriever.ts';
@@ -266,7 +267,10 @@ export async function buildWorker(config: Config, observability: { logger: Logge
     worstCasePricing: worstCasePricing(models.links, llm.pricing),
     chainFor,
     // Answer sentences skip the Redis embedding cache (they rarely repeat), not the batcher.
-    scoring: { embedder: batchingEmbedder },
+    scoring: {
+      embedder: batchingEmbedder,
+      options: { ...SCORE_DEFAULTS, maxEmbedded: config.quality.embeddedSentences },
+    },
     escalation:
       escalationModel && escalationChain
         ? {

@@ -361,6 +361,9 @@ export const EnvSchema = z
     // With the escalation flag on, an answer scoring below this (0..1) is answered again, once, by
     // ESCALATION_MODEL (set on the dev split of `npm run eval:quality`).
     QUALITY_ESCALATION_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+    // Answer sentences per answer whose support the embedding model also judges (one inference,
+    // about 3 ms of CPU per sentence); 0 scores by words alone, as well on `npm run eval:quality`.
+    QUALITY_EMBEDDED_SENTENCES: z.coerce.number().int().min(0).max(20).default(0),
     // The stronger model a low-scoring answer is escalated to; default: LLM_MODEL. An answer
     // already from this model is never escalated.
     ESCALATION_MODEL: z.string().min(1).optional(),
@@ -585,6 +588,7 @@ function shape(env: Env) {
     },
     quality: {
       escalationThreshold: env.QUALITY_ESCALATION_THRESHOLD,
+      embeddedSentences: env.QUALITY_EMBEDDED_SENTENCES,
       // The extractive provider has no model to escalate to.
       escalationModel:
         provider === 'extractive'

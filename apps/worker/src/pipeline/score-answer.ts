@@ -47,7 +47,10 @@ export type ScoreOptions = {
    * above 1, every sentence. @defaultValue 0.9
    */
   quoteAt: number;
-  /** Sentences embedded per answer at most (bounds the CPU of a long answer). @defaultValue 2 */
+  /**
+   * Sentences embedded per answer at most (bounds the CPU of a long answer); 0 scores by words
+   * alone, with no inference (about 3 ms of CPU saved per sentence). @defaultValue 0
+   */
   maxEmbedded: number;
   /** Multiplier of a truncated answer's score. @defaultValue 0.9 */
   truncatedFactor: number;
@@ -62,12 +65,14 @@ export const SCORE_DEFAULTS: ScoreOptions = {
   specificWeight: 5,
   gradedScore: true,
   quoteAt: 0.9,
-  maxEmbedded: 2,
+  // Words alone ranked the eval's answers as well as words plus embeddings (dev AUC 0.986 against
+  // 0.978, test 1.000 both) at no inference; QUALITY_EMBEDDED_SENTENCES turns the embedding on.
+  maxEmbedded: 0,
   truncatedFactor: 0.9,
 };
 
 /** Version of the scoring rule, stored with every score so old and new scores are not mixed. */
-export const SCORE_VERSION = 1;
+export const SCORE_VERSION = 2;
 
 /** One sentence of an answer, its citation markers taken out. */
 export type AnswerSentence = { text: string; citations: number[] };
