@@ -29,6 +29,8 @@ Options:
                      "auto" (one per core); default 1 each
   --env <KEY=VALUE>  extra configuration of the started API and worker (repeatable), e.g.
                      --env QUEUE_MAX_WAIT_MS=0 to compare a setting side by side
+  --source           run the API and worker from TypeScript through tsx (default: the production
+                     build, node apps/<app>/dist/main.js, built first, as the image runs it)
   --cpu-prof <dir>   write a V8 CPU profile of each started API and worker process to <dir>
                      (open it in Chrome DevTools or speedscope)
   --json <path>      also write the report as JSON
@@ -56,6 +58,7 @@ function parse() {
       'no-floor': { type: 'boolean' },
       processes: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      source: { type: 'boolean' },
       env: { type: 'string', multiple: true },
       json: { type: 'string' },
       help: { type: 'boolean' },
@@ -97,8 +100,8 @@ if (values['llm-url'] && !values.url) fail('--llm-url goes with --url.');
 const processes = values.processes ?? '1';
 if (processes !== 'auto' && !(Number.isInteger(Number(processes)) && Number(processes) >= 1))
   fail(`--processes must be a whole number ≥ 1 or "auto", got "${processes}".`);
-if (values.url && (values.processes || values['cpu-prof'] || values.env))
-  fail('--processes, --cpu-prof and --env start the system: not with --url.');
+if (values.url && (values.processes || values['cpu-prof'] || values.env || values.source))
+  fail('--processes, --cpu-prof, --env and --source start the system: not with --url.');
 const extraEnv: Record<string, string> = {};
 for (const pair of values.env ?? []) {
   const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
@@ -135,12 +138,14 @@ try {
     const users = await createUsers(apiUrl, adminToken ?? '', userCount);
     target = { apiUrl, users, llmUrl, redisUrl: values['redis-url'] ?? process.env.REDIS_URL, pids };
   } else {
-    console.error(`starting fake LLM, API and worker (fake LLM: ${JSON.stringify(file.fakeLlm)}) …`);
+    const apps = values.source ? 'from source (tsx)' : 'the production build';
+    console.error(`starting fake LLM, API and worker (${apps}; fake LLM: ${JSON.stringify(file.fakeLlm)}) …`);
     const fake = await startFakeLlmProcess(file.fakeLlm);
     stops.push(fake.stop);
     const stack = await startSystem(fake.url, {
       processes,
       cpuProfileDir: values['cpu-prof'],
+      source: values.source ?? false,
       env: extraEnv,
     });
     stops.push(stack.stop);

@@ -19,7 +19,8 @@ let target: Target;
 
 beforeAll(async () => {
   fake = await startFakeLlmProcess(file.fakeLlm);
-  stack = await startSystem(fake.url);
+  // From source: another test file builds apps/*/dist in parallel (production-build.e2e.test.ts).
+  stack = await startSystem(fake.url, { processes: '1', source: true });
   target = {
     apiUrl: stack.api.url,
     users: await createUsers(stack.api.url, STACK_ADMIN_TOKEN, 3),

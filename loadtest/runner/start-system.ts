@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mapConcurrent, STACK_ADMIN_TOKEN, type Stack, startStack } from '@assistant/testing';
@@ -69,6 +69,12 @@ export type SystemOptions = {
   processes: string;
   cpuProfileDir?: string | undefined;
   env?: Record<string, string>;
+  /**
+   * Run the apps from their TypeScript sources through tsx instead of the production build (what
+   * the image runs: `node apps/<app>/dist/main.js`, built here first). tsx source-maps every stack
+   * trace and runs a module loader thread, which a load run would otherwise measure.
+   */
+  source?: boolean;
 };
 
 /**
@@ -83,6 +89,13 @@ export async function startSystem(
   const nodeArgs = options.cpuProfileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfileDir)}`]
     : [];
+  if (!options.source) {
+    const build = spawnSync(process.execPath, ['scripts/build.mjs', 'api', 'worker'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    if (build.status !== 0) throw new Error(`the production build failed:\n${build.stdout}${build.stderr}`);
+  }
   return startStack(
     'loadtest',
     {
@@ -106,7 +119,7 @@ export async function startSystem(
       QUEUE_MAX_WAIT_MS: '15000',
       ...options.env,
     },
-    { nodeArgs },
+    { nodeArgs, built: !options.source },
   );
 }
 

@@ -40,7 +40,10 @@ export function createErrorHandler(logger: Logger, onServerError?: (code: ErrorC
     const appError = toAppError(error);
     const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
     if (appError.status >= 500) {
-      logger.error({ err: appError.cause ?? error, requestId, code: appError.code }, 'request failed');
+      // A refusal under load is the design working, counted by `onServerError` and the overload
+      // metrics: a log line (and its serialised error) per refusal would cost a spike more CPU.
+      if (appError.code === 'overloaded') logger.debug({ requestId, reason: appError.message }, 'refused');
+      else logger.error({ err: appError.cause ?? error, requestId, code: appError.code }, 'request failed');
       onServerError?.(appError.code);
     }
     const body: ErrorBody = {
