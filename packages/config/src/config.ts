@@ -192,10 +192,13 @@ export const EnvSchema = z
     CONTEXT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
     // --- edges: HTTP server timeouts ---
     // Longest an API request may take to arrive in full (headers and body); a body shorter than
-    // its Content-Length is answered 408 then, not held for Node's default 5 minutes.
-    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+    // its Content-Length is answered 408 then, not held for Node's default 5 minutes. Node times
+    // both from when it accepted the connection and checks before it reads what arrived: an
+    // event-loop stall longer than a timeout turns requests that arrived whole into 408s (the
+    // spike's SSE 408s at 5 s), so both stay well above the stalls a spike can cause.
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
     // Longest the request line and headers may take to arrive (at most HTTP_REQUEST_TIMEOUT_MS).
-    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(5_000),
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(20_000),
     // How long an idle keep-alive connection stays open: above the 60 s idle timeout of common load
     // balancers, so the balancer (not the API) closes first and never reuses a closing socket.
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(65_000),
