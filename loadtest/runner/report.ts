@@ -15,6 +15,8 @@ export type Report = {
   system: PhaseReport;
   floor?: PhaseReport;
   redisClients?: { before: number; peak: number };
+  /** 503 `overloaded` refusals during the system phase by the API's reason (its `/metrics`). */
+  refusalsByReason?: Record<string, number>;
   thresholds: { name: string; limit: number; actual: number; ok: boolean }[];
 };
 
@@ -71,6 +73,10 @@ export function formatReport(report: Report): string {
     `planned ${report.plannedDurationS} s, took ${report.wallS.toFixed(1)} s; worst scheduler lag ${ms(report.maxSchedulerLagMs)}`,
     ...phaseLines('system', report.system),
   ];
+  if (report.refusalsByReason && Object.keys(report.refusalsByReason).length > 0) {
+    const reasons = Object.entries(report.refusalsByReason).map(([reason, n]) => `${reason} ${n}`);
+    lines.push(`  503 overloaded by reason (API /metrics): ${reasons.join(', ')}`);
+  }
   if (report.redisClients) {
     lines.push(
       `  Redis connected_clients: ${report.redisClients.before} before, peak ${report.redisClients.peak} (shared Redis: includes other clients)`,

@@ -5,6 +5,7 @@ import { streamDirect } from './direct-stream.ts';
 import { beginCpuWindow, loadAverage } from './proc.ts';
 import { createRecorder } from './recorder.ts';
 import { sampleRedisClients } from './redis-clients.ts';
+import { readRefusalReasons, refusalsBetween } from './refusal-reasons.ts';
 import type { PhaseReport, Report } from './report.ts';
 import { type Load, loadDurationS, type Scenario } from './scenarios.ts';
 import { arrivalOffsets, runClosedLoop, runOpenLoop } from './schedule.ts';
@@ -138,6 +139,7 @@ export async function runScenario(options: {
 
   const redis = target.redisUrl ? sampleRedisClients(target.redisUrl) : undefined;
   await redis?.start();
+  const refusalsBefore = await readRefusalReasons(target.apiUrl);
   const system = await runPhase(load, drainS, pids, (i, dueAt, recorder, signal) => {
     const { user, query } = pick(i);
     return askQuestion({
@@ -151,6 +153,9 @@ export async function runScenario(options: {
     });
   });
   const redisClients = await redis?.stop();
+  const refusalsAfter = await readRefusalReasons(target.apiUrl);
+  const refusalsByReason =
+    refusalsBefore && refusalsAfter ? refusalsBetween(refusalsBefore, refusalsAfter) : undefined;
 
   const llmUrl = target.llmUrl;
   // Questions cut off at the time limit are still being worked on server-side; let that finish so
@@ -208,6 +213,7 @@ export async function runScenario(options: {
     system: systemReport,
     ...(floor ? { floor: (({ maxLagMs: _, ...rest }) => rest)(floor) } : {}),
     ...(redisClients ? { redisClients } : {}),
+    ...(refusalsByReason ? { refusalsByReason } : {}),
     thresholds,
   };
 }

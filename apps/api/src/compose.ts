@@ -143,7 +143,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       backlog: createBacklogGate(config.api.backlog, {
         readBacklog: () => readBacklog(queue.queue),
         now: Date.now,
-        onRefusal: () => metrics.overloadRefusals.inc({ reason: 'backlog' }),
+        onRefusal: (reason) => metrics.overloadRefusals.inc({ reason }),
       }),
       epochs,
       answerCache,

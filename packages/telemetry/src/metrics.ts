@@ -67,7 +67,7 @@ export function createMetrics(service: string) {
     }),
     overloadRefusals: new Counter({
       name: 'assistant_overload_refusals_total',
-      help: 'Requests an API process refused with 503 overloaded, by reason (in_progress, event_loop_delay, backlog).',
+      help: 'Requests an API process refused with 503 overloaded, by reason (in_progress, event_loop_delay, backlog, backlog_wait).',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -16,6 +16,9 @@ export type BacklogGateOptions = {
   refreshMs: number;
 };
 
+/** Why the backlog gate refused: the count cap, or the estimated wait. */
+export type BacklogRefusal = 'backlog' | 'backlog_wait';
+
 /** One read of the answer queue, as Redis holds it. */
 export type BacklogReading = {
   /** Jobs waiting to start (waiting, prioritized, delayed). */
@@ -29,8 +32,11 @@ export type BacklogGateDeps = {
   /** The answer queue's backlog and finished count (a few commands, one round trip each). */
   readBacklog: () => Promise<BacklogReading>;
   now: () => number;
-  /** Called once per refusal, e.g. to count it in `assistant_overload_refusals_total{reason="backlog"}`. */
-  onRefusal?: () => void;
+  /**
+   * Called once per refusal with its reason, `backlog` (the count cap) or `backlog_wait` (the
+   * estimated wait), e.g. to count it in `assistant_overload_refusals_total{reason}`.
+   */
+  onRefusal?: (reason: BacklogRefusal) => void;
   /** Source of jitter in [0, 1); `Math.random` by default. */
   random?: () => number;
 };
@@ -114,8 +120,8 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     );
   }
 
-  function refuse(message: string, retryAfterS: number): never {
-    deps.onRefusal?.();
+  function refuse(reason: BacklogRefusal, message: string, retryAfterS: number): never {
+    deps.onRefusal?.(reason);
     throw new AppError('overloaded', message, {
       status: 503,
       retryAfter: Math.round(retryAfterS) + Math.floor(random() * (JITTER_S + 1)),
@@ -129,7 +135,11 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
       if (deps.now() - readAt >= options.refreshMs) refresh();
       const backlog = known + acceptedSinceRead;
       if (backlog >= options.maxWaiting) {
-        refuse(`${options.maxWaiting} questions are already waiting for a worker; retry shortly`, 2);
+        refuse(
+          'backlog',
+          `${options.maxWaiting} questions are already waiting for a worker; retry shortly`,
+          2,
+        );
       }
       // A rate of 0 (nothing finished in the window: workers restarting, or all stuck) says
       // nothing about the wait once they are back, so only the count cap holds then.
@@ -138,6 +148,7 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
         if (waitMs > options.maxWaitMs) {
           const drainS = (backlog - drainPerMs * options.maxWaitMs) / drainPerMs / 1000;
           refuse(
+            'backlog_wait',
             `the wait for a worker is about ${Math.ceil(waitMs / 1000)} s, over the ${options.maxWaitMs / 1000} s limit; retry later`,
             Math.min(MAX_RETRY_S, Math.max(MIN_RETRY_S, drainS)),
           );
