@@ -27,12 +27,12 @@ export type Stack = {
 /**
  * Starts the system as deployed, for end-to-end tests: a real API process and `workers` real
  * worker processes (each loading the real ONNX model) on real Redis and Postgres. `nodeArgs` go
- * to every started process's `node`.
+ * to every started process's `node`; `built` runs the production build (`npm run build` first).
  */
 export async function startStack(
   label: string,
   env: Record<string, string>,
-  options: { workers?: number; nodeArgs?: string[] } = {},
+  options: { workers?: number; nodeArgs?: string[]; built?: boolean } = {},
 ): Promise<Stack> {
   const [redis, database] = await Promise.all([createTestRedis(label), createTestDatabase(label)]);
   const stackEnv: Record<string, string> = {
@@ -55,10 +55,14 @@ export async function startStack(
     startService(
       'worker',
       { ...stackEnv, WORKER_PORT: '0', MIGRATE_ON_START: 'false', ...extraEnv },
-      { nodeArgs: options.nodeArgs ?? [] },
+      { nodeArgs: options.nodeArgs ?? [], built: options.built },
     );
   const [api, ...workers] = await Promise.all([
-    startService('api', { ...stackEnv, PORT: '0' }, { nodeArgs: options.nodeArgs ?? [] }),
+    startService(
+      'api',
+      { ...stackEnv, PORT: '0' },
+      { nodeArgs: options.nodeArgs ?? [], built: options.built },
+    ),
     ...Array.from({ length: options.workers ?? 1 }, () => addWorker()),
   ]);
   const stack: Stack = {
