@@ -27,7 +27,10 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  for (const { reader } of opened.splice(0)) reader.close();
+  for (const { reader, subscriber } of opened.splice(0)) {
+    reader.close();
+    subscriber.disconnect();
+  }
 });
 
 afterAll(async () => {
@@ -102,6 +105,23 @@ describe('createStreamReader', () => {
     expect(reader.closing).toBe(true);
     expect(await Promise.all(pending)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(await reader.follow(newQueryId(), '0').next(10)).toBeUndefined();
+  });
+
+  it('shares its subscriber connection: closing leaves the other channels on it subscribed', async () => {
+    const { reader, subscriber } = await openReader();
+    const other = `${t.prefix}other-channel`;
+    await subscriber.subscribe(other);
+    const received: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === other) received.push(message);
+    });
+    const follower = reader.follow(newQueryId(), '0');
+    await follower.next(50);
+    reader.close();
+    await t.redis.publish(other, 'still here');
+    await waitUntil(() => received.length === 1, { what: 'the other channel message' });
+    expect(received).toEqual(['still here']);
+    expect(subscriber.status).toBe('ready');
   });
 
   it('serves many streams over its one subscriber connection', async () => {

@@ -1,19 +1,22 @@
 import type { StoredEvent } from '@assistant/queue';
 
-/** The connection the reader listens on: once subscribed, a Redis connection runs no other command. */
+/**
+ * The connection the reader listens on: once subscribed, a Redis connection runs no other command.
+ * It may carry other channels too (the API's key revocations): the reader only subscribes and
+ * unsubscribes its own, ignores messages on others, and leaves the connection to its owner.
+ */
 export type NotificationSubscriber = {
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
-  disconnect(): void;
 };
 
 /** Collaborators of {@link createStreamReader}. */
 export type StreamReaderDeps = {
   /** Events after an id (exclusive), oldest first: XRANGE on a shared command connection. */
   readAfter(queryId: string, afterId: string, count: number): Promise<StoredEvent[]>;
-  /** A connection of the reader's own, for the append notifications. */
+  /** A subscribed connection for the append notifications (not closed by the reader). */
   subscriber: NotificationSubscriber;
   /** The channel the worker publishes on after each append to a query's stream. */
   channelOf(queryId: string): string;
@@ -200,12 +203,13 @@ export function createStreamReader(deps: StreamReaderDeps) {
       return byQuery.size;
     },
 
-    /** Ends every follower (their `next` resolves `undefined`) and the subscriber connection. */
+    /** Ends every follower (their `next` resolves `undefined`) and unsubscribes their channels. */
     close(): void {
       if (closed) return;
       closed = true;
+      const channels = [...channelToQuery.keys()];
       for (const followers of [...byQuery.values()]) for (const follower of [...followers]) remove(follower);
-      deps.subscriber.disconnect();
+      if (channels.length > 0) deps.subscriber.unsubscribe(...channels).catch(() => {});
     },
   };
 }
