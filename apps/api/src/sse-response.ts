@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import type { StoredEvent } from '@assistant/queue';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 
@@ -16,6 +17,23 @@ export type SseStream = {
   /** Runs `listener` once if the client goes away before the stream ended. */
   onAbort(listener: () => void): void;
 };
+
+// The followers of one query share the entries of a read (stream-reader.ts): each is formatted
+// once for all of them, and the text goes when the entry does.
+const formatted = new WeakMap<StoredEvent, string>();
+
+/**
+ * One stored event as an SSE message. The fields need no escaping: ids are stream ids, types come
+ * from the contract, and JSON text holds no raw line break.
+ */
+export function sseMessageOf(stored: StoredEvent): string {
+  let text = formatted.get(stored);
+  if (text === undefined) {
+    text = `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
+    formatted.set(stored, text);
+  }
+  return text;
+}
 
 /** What @hono/node-server passes as `c.env`: the request's own Node objects. */
 type NodeBindings = { outgoing?: unknown };

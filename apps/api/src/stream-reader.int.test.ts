@@ -40,14 +40,18 @@ afterAll(async () => {
 async function openReader(name = `reader-${seq}`) {
   const subscriber = createRedis(t.url, 'subscriber', name);
   await waitForRedis(subscriber);
+  let reads = 0;
   const reader = createStreamReader({
-    readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
+    readAfter: (queryId, afterId, count) => {
+      reads++;
+      return events.readAfter(queryId, afterId, count);
+    },
     subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
     logger: silent,
   });
   opened.push({ reader, subscriber });
-  return { reader, subscriber };
+  return { reader, subscriber, reads: () => reads };
 }
 
 const token = (text: string) => ({ type: 'token', text }) as const;
@@ -105,6 +109,19 @@ describe('createStreamReader', () => {
     expect(reader.closing).toBe(true);
     expect(await Promise.all(pending)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(await reader.follow(newQueryId(), '0').next(10)).toBeUndefined();
+  });
+
+  it('reads once per append for many followers of one query at one position', async () => {
+    const { reader, reads } = await openReader();
+    const queryId = newQueryId();
+    await events.append(queryId, token('a'));
+    const followers = Array.from({ length: 10 }, () => reader.follow(queryId, '0'));
+    for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['a']);
+    const before = reads();
+    await events.append(queryId, token('b'));
+    for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['b']);
+    expect(reads() - before).toBe(1);
+    for (const follower of followers) follower.close();
   });
 
   it('shares its subscriber connection: closing leaves the other channels on it subscribed', async () => {

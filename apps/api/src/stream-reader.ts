@@ -38,6 +38,9 @@ export type StreamFollower = {
 // XRANGE page size: a stream is read to its end, this many entries per command.
 const PAGE = 1000;
 
+/** One page of a query's stream after a cursor (exclusive). */
+type PageOf = (cursor: string) => Promise<StoredEvent[]>;
+
 type Follower = {
   queryId: string;
   /** Id of the last entry read into `buffer` (exclusive start of the next read). */
@@ -69,18 +72,24 @@ export function createStreamReader(deps: StreamReaderDeps) {
   let closed = false;
   let connectedOnce = false;
 
-  async function read(follower: Follower): Promise<void> {
+  /**
+   * Reads a follower's stream to its end. `firstPage`, when given, makes its first read: a page
+   * that followers at the same cursor share (see `readAll`).
+   */
+  async function read(follower: Follower, firstPage?: PageOf): Promise<void> {
     if (follower.reading) {
       follower.again = true;
       return;
     }
     follower.reading = true;
+    let pageOf: PageOf = firstPage ?? readPage(follower.queryId);
     try {
       do {
         follower.again = false;
         let page: StoredEvent[];
         do {
-          page = await deps.readAfter(follower.queryId, follower.cursor, PAGE);
+          page = await pageOf(follower.cursor);
+          pageOf = readPage(follower.queryId);
           if (follower.closed) return;
           const last = page.at(-1);
           if (last) {
@@ -98,8 +107,26 @@ export function createStreamReader(deps: StreamReaderDeps) {
     }
   }
 
+  function readPage(queryId: string): PageOf {
+    return (cursor) => deps.readAfter(queryId, cursor, PAGE);
+  }
+
+  /**
+   * After a notification: every follower of the query reads, and those at the same cursor (ten
+   * clients of one question, all caught up) share one XRANGE and its parsed entries. The shared
+   * reads all start now, after the append that was notified, so none misses it.
+   */
   function readAll(queryId: string): void {
-    for (const follower of byQuery.get(queryId) ?? []) void read(follower);
+    const pages = new Map<string, Promise<StoredEvent[]>>();
+    const shared: PageOf = (cursor) => {
+      let page = pages.get(cursor);
+      if (!page) {
+        page = deps.readAfter(queryId, cursor, PAGE);
+        pages.set(cursor, page);
+      }
+      return page;
+    };
+    for (const follower of byQuery.get(queryId) ?? []) void read(follower, shared);
   }
 
   deps.subscriber.on('message', (channel, _entryId) => {

@@ -2,7 +2,7 @@ import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, type QueryView, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, servedRowCodec, terminalEventOf } from '@assistant/db';
 import type { Flags } from '@assistant/flags';
-import type { EventStream, ServedHits, StoredEvent } from '@assistant/queue';
+import type { EventStream, ServedHits } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
 import {
   extractContext,
@@ -20,7 +20,7 @@ import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
-import { streamSse } from '../sse-response.ts';
+import { sseMessageOf, streamSse } from '../sse-response.ts';
 import type { StreamReader } from '../stream-reader.ts';
 import type { StreamTokens } from '../stream-token.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
@@ -51,14 +51,6 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const QUERY_ID = /^q_[0-9a-f]{32}$/;
 // Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
 const SSE_RETRY_MS = 2_000;
-
-/**
- * One stored event as an SSE message. The fields need no escaping: ids are stream ids, types come
- * from the contract, and JSON text holds no raw line break.
- */
-function sseMessageOf(stored: StoredEvent): string {
-  return `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
-}
 
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {
