@@ -8,10 +8,12 @@
 // those queries' streams with the worker's own append (createEventStream: the guarded-append Lua,
 // which PUBLISHes the entry id), ROUNDS times to each query, as fast as Redis takes them; the API
 // relays them through its one stream reader. Delivered = events received by all clients; rate =
-// delivered / time from the first append to the last delivery. The bare loop: one connection,
-// XREAD BLOCK over the same query streams, counting each entry once per client (ten), with the
-// same appends running; no HTTP, no fan-out: the floor. Clients are raw node:http requests in this
-// process, which shares its event loop with the appender (both runs alike).
+// delivered / time from the first append to the last delivery; the API's CPU time (user +
+// system) over that interval per delivered event counts where wall time wobbles on a shared host.
+// The bare loop: one connection, XREAD BLOCK over the same query streams, counting each entry
+// once per client (ten), with the same appends running; no HTTP, no fan-out: the floor. Clients
+// are raw node:http requests in this process, which shares its event loop with the appender
+// (both runs alike).
 //
 // RSS is VmRSS of the API process; Redis connections are its TCP connections to Redis (`ss -tnp`
 // by pid), named from CLIENT LIST. With the N streams open and idle (before the appends), the
@@ -65,6 +67,12 @@ const keys = createKeys(stack.redis.prefix);
 const events = createEventStream(redis, keys, { ttlSeconds: 3_600 });
 const apiPid = stack.api.child.pid!;
 const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+
+/** CPU time (user + system) of the API process so far, in ms (/proc/<pid>/stat, 100 ticks/s). */
+function apiCpuMs(): number {
+  const fields = readFileSync(`/proc/${apiPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 function rssMb(): number {
   const kb = readFileSync(`/proc/${apiPid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)?.[1];
@@ -211,6 +219,7 @@ try {
       'rounds',
       'delivered',
       'SSE events/s',
+      'API CPU µs/event',
       'bare XREAD events/s',
       'SSE ÷ bare',
       'API RSS MB',
@@ -239,12 +248,14 @@ try {
     const expected = n * rounds;
     const before = opened.reduce((a, c) => a + c.tokens, 0);
     const started = performance.now();
+    const cpuBefore = apiCpuMs();
     await appendRounds(ids, rounds);
     await waitUntil(() => opened.reduce((a, c) => a + c.tokens, 0) - before >= expected, {
       what: `${expected} events delivered to ${n} streams`,
       timeoutMs: 60_000,
     });
     const sseRate = expected / ((performance.now() - started) / 1000);
+    const cpuPerEvent = ((apiCpuMs() - cpuBefore) * 1000) / expected;
     const rss = rssMb();
     const connections = await apiRedisConnections();
     if (n === largest) atLargest = { rss, connections };
@@ -255,6 +266,7 @@ try {
       String(rounds),
       String(expected),
       sseRate.toFixed(0),
+      cpuPerEvent.toFixed(1),
       bareRate.toFixed(0),
       sseRate / bareRate,
       rss.toFixed(0),
