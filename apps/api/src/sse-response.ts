@@ -18,21 +18,12 @@ export type SseStream = {
   onAbort(listener: () => void): void;
 };
 
-// The followers of one query share the entries of a read (stream-reader.ts): each is formatted
-// once for all of them, and the text goes when the entry does.
-const formatted = new WeakMap<StoredEvent, string>();
-
 /**
  * One stored event as an SSE message. The fields need no escaping: ids are stream ids, types come
  * from the contract, and JSON text holds no raw line break.
  */
 export function sseMessageOf(stored: StoredEvent): string {
-  let text = formatted.get(stored);
-  if (text === undefined) {
-    text = `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
-    formatted.set(stored, text);
-  }
-  return text;
+  return `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
 }
 
 /** What @hono/node-server passes as `c.env`: the request's own Node objects. */
