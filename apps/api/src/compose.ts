@@ -102,9 +102,11 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   // the log's consumers, on a connection of its own: its reads block) stores them in Postgres.
   const served = createServedHits(submitRedis, keys, { rowTtlMs: SERVED_ROW_TTL_MS });
   const servedRedis = await connectRedis(config.redis.url, 'worker', 'api-served-hits', logger);
+  const writerName = `api-${process.pid}-${randomUUID().slice(0, 8)}`;
   const servedWriter = createServedHitsWriter(
     {
-      reader: createServedHitsReader(servedRedis, keys, `api-${process.pid}-${randomUUID().slice(0, 8)}`),
+      reader: createServedHitsReader(servedRedis, keys, writerName),
+      legacy: createServedHitsReader(servedRedis, keys, writerName, 'legacy'),
       queries,
       ledgerOf: (row) => ledgerEntryOf(row, FREE, Date.now()),
       logger,

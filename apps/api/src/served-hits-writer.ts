@@ -23,6 +23,11 @@ export type ServedHitsWriterOptions = {
 /** Collaborators of {@link createServedHitsWriter}. */
 export type ServedHitsWriterDeps = {
   reader: ServedHitsReader;
+  /**
+   * The log of older releases (`keys.legacyServedHits`), drained alongside now and then (every
+   * `claimIdleMs`): hits a process of the previous release served are stored too.
+   */
+  legacy?: ServedHitsReader;
   queries: Pick<QueriesRepo, 'insertServed'>;
   ledgerOf: LedgerOf;
   logger: Pick<Logger, 'warn' | 'error'>;
@@ -56,9 +61,9 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
   }
 
   /** Stores a batch; returns how many entries it held. */
-  async function store(entries: ServedHitEntry[]): Promise<number> {
+  async function store(entries: ServedHitEntry[], from = deps.reader): Promise<number> {
     if (entries.length === 0) return 0;
-    const withdrawn = await deps.reader.withdrawn(entries.filter((e) => e.row !== '').map((e) => e.queryId));
+    const withdrawn = await from.withdrawn(entries.filter((e) => e.row !== '').map((e) => e.queryId));
     const rows: QueryRow[] = [];
     for (const entry of entries) {
       if (entry.row === '' || withdrawn.has(entry.queryId)) continue;
@@ -70,9 +75,15 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
       }
     }
     const stored = await deps.queries.insertServed(rows, deps.ledgerOf);
-    await deps.reader.ack(entries.map((e) => e.entryId));
+    await from.ack(entries.map((e) => e.entryId));
     deps.onStored?.(stored);
     return entries.length;
+  }
+
+  /** Stores what the legacy log holds now: its stale pending entries, then its new ones. */
+  async function drainLegacy(legacy: ServedHitsReader): Promise<void> {
+    await store(await legacy.claimStale(options.claimIdleMs, options.batchSize), legacy);
+    while ((await store(await legacy.read(options.batchSize), legacy)) === options.batchSize && !stopping) {}
   }
 
   async function run(): Promise<void> {
@@ -92,6 +103,7 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
         if (deps.now() - claimedAt >= options.claimIdleMs) {
           claimedAt = deps.now();
           await store(await deps.reader.claimStale(options.claimIdleMs, options.batchSize));
+          if (deps.legacy && (await deps.legacy.ensureGroup())) await drainLegacy(deps.legacy);
         }
         const read = await store(await deps.reader.read(options.batchSize, options.blockMs));
         if (read > 0 && read < options.batchSize && options.lingerMs) await pause(options.lingerMs);

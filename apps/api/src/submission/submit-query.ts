@@ -18,7 +18,7 @@ import {
 } from '@assistant/db';
 import type { Flags } from '@assistant/flags';
 import type { Admission, AdmissionResult } from '@assistant/limits';
-import type { AnswerQueue, EventStream, ServedHits } from '@assistant/queue';
+import type { AnswerQueue, EventStream, ServedHitRecord, ServedHits } from '@assistant/queue';
 import { DeadlineError, type Logger, type TraceCarrier, withDeadline, withSpan } from '@assistant/telemetry';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../app-error.ts';
@@ -59,7 +59,7 @@ export type SubmitterDeps = {
    * Write-behind of cache hits (`CACHE_HIT_WRITE_BEHIND`): a hit's row goes to the served-hits
    * log in Redis and reaches Postgres in a writer's batch. Absent: stored before the reply.
    */
-  served?: Pick<ServedHits, 'append' | 'withdraw'>;
+  served?: Pick<ServedHits, 'recordOf' | 'withdraw'>;
 };
 
 /** One submission as the route hands it over. */
@@ -151,7 +151,12 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       routing: deps.flags.enabled('classification_routing', userId),
     });
 
-  async function admit(submission: Submission, queryId: string, counts: 'full' | 'windows-only') {
+  async function admit(
+    submission: Submission,
+    queryId: string,
+    counts: 'full' | 'windows-only',
+    record?: ServedHitRecord,
+  ) {
     const userId = submission.owner.userId;
     // Flags off for this user: no request windows or in-flight cap, or no budget refusal (spend
     // is still recorded and settled; only the refusal is off).
@@ -178,6 +183,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
             : budgeted
               ? {}
               : { budget: false }),
+          ...(record ? { record } : {}),
         }),
         REDIS_TIMEOUT_MS,
         'admission',
@@ -248,7 +254,6 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       return found;
     });
     if (!hit) return undefined;
-    const admission = await admit(submission, id, 'windows-only');
     const served = {
       id,
       userId,
@@ -262,13 +267,21 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         { costMicros: 0, cached: true },
       ),
     };
-    // Write-behind: the log entry is the commit point; a writer stores row and ledger entry.
-    // A hit with an Idempotency-Key is stored at once, so a replay of it finds its row.
+    // Write-behind: the admission that counts the hit also logs it (one script call): the log
+    // entry is the commit point; a writer stores row and ledger entry. A hit with an
+    // Idempotency-Key is stored at once, so a replay of it finds its row.
     let row: QueryRow;
+    let admission: AdmissionResult;
     if (deps.served && submission.idempotencyKey === undefined) {
       row = servedRowOf(served, new Date(deps.now()));
-      await withDeadline(deps.served.append(id, servedRowCodec.encode(row)), REDIS_TIMEOUT_MS, 'served-hits');
+      admission = await admit(
+        submission,
+        id,
+        'windows-only',
+        deps.served.recordOf(id, servedRowCodec.encode(row)),
+      );
     } else {
+      admission = await admit(submission, id, 'windows-only');
       row = await deps.queries.insertCached(
         { ...served, idempotencyKey: submission.idempotencyKey },
         (stored) => ledgerEntryOf(stored, FREE, deps.now()),
