@@ -202,7 +202,7 @@ describe('createAnswerCache', () => {
     expect(await ask()).toMatchObject({ truncated: true });
   });
 
-  it('refuses to store an answer whose cited note changed or went while it was answered', async () => {
+  it('refuses to store an answer whose cited note changed or went while it was answered, or cannot be checked', async () => {
     noteVersions.set('n1', 2);
     expect(await store('u1', 'free', { currentVersions })).toEqual({
       stored: false,
@@ -214,6 +214,11 @@ describe('createAnswerCache', () => {
       reason: 'stale_evidence',
     });
     expect(await cacheKeys()).toEqual([]);
+    const unreadable = async () => Promise.reject(new Error('Postgres down'));
+    expect(await store('u1', 'free', { currentVersions: unreadable })).toEqual({
+      stored: false,
+      reason: 'stale_evidence',
+    });
     noteVersions.set('n1', 1);
     expect(await store('u1', 'free', { currentVersions })).toEqual({ stored: true });
   });

@@ -36,7 +36,8 @@ export type AnswerWrite = AnswerKeyInput &
     /**
      * Current versions of the cited notes, read just before the write: an answer whose evidence
      * is no longer current (a note edited or deleted while it was being answered, or chunks of an
-     * older version still indexed) is not stored (`stale_evidence`).
+     * older version still indexed) is not stored (`stale_evidence`), nor one whose versions
+     * cannot be read.
      */
     currentVersions?: CurrentVersions;
   };
@@ -105,8 +106,13 @@ export function createAnswerCache(
       const prepared = prepareForStore(write, options, new Date(now()).toISOString());
       if ('reason' in prepared) return { stored: false, reason: prepared.reason };
       const noteIds = write.currentVersions ? evidenceNoteIds(write.evidence) : [];
-      if (noteIds.length > 0 && !isEvidenceCurrent(write.evidence, await write.currentVersions!(noteIds))) {
-        return { stored: false, reason: 'stale_evidence' };
+      if (noteIds.length > 0) {
+        // Versions that cannot be read (Postgres down) prove nothing: the answer is not cached,
+        // and the question it answered is not failed for it.
+        const versions = await write.currentVersions!(noteIds).catch(() => undefined);
+        if (!versions || !isEvidenceCurrent(write.evidence, versions)) {
+          return { stored: false, reason: 'stale_evidence' };
+        }
       }
       await redis.set(keyOf(write), JSON.stringify(prepared.value), 'EX', ttlSeconds);
       onCacheEvent('exact', 'store');
