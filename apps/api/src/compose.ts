@@ -10,6 +10,7 @@ import {
   createQueriesRepo,
   createUsersRepo,
   ledgerEntryOf,
+  listenToGenerations,
 } from '@assistant/db';
 import { createCanaryStats, createFlagSnapshot, createFlagStore } from '@assistant/flags';
 import { createAdmission, createBudget } from '@assistant/limits';
@@ -34,12 +35,21 @@ import { createServedHitsWriter } from './served-hits-writer.ts';
 import { createStreamReader } from './stream-reader.ts';
 import { createStreamTokens } from './stream-token.ts';
 import { createBacklogGate } from './submission/backlog-gate.ts';
+import { createPostgresGenerations } from './submission/postgres-generations.ts';
 import { createQuerySubmitter } from './submission/submit-query.ts';
 
 // A served hit's row copy outlives its wait for a writer by far (a writer stores it in well under
 // a second unless Postgres is down); the log entry itself never expires.
 const SERVED_ROW_TTL_MS = 3_600_000;
-const SERVED_WRITER_OPTIONS = { batchSize: 256, blockMs: 1_000, claimIdleMs: 30_000, retryMs: 1_000 };
+// The linger gathers a low rate's hits into one transaction each (a hit alone costs about eight
+// statements); the row copy serves `GET /v1/queries/:id` meanwhile.
+const SERVED_WRITER_OPTIONS = {
+  batchSize: 256,
+  blockMs: 1_000,
+  claimIdleMs: 30_000,
+  retryMs: 1_000,
+  lingerMs: 200,
+};
 // A cached answer is priced at nothing.
 const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
 
@@ -85,13 +95,20 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   });
   const onCacheEvent = (tier: string, outcome: string) => metrics.cacheEvents.inc({ tier, outcome });
   const answerCache = createAnswerCache(submitRedis, keys, {}, { onCacheEvent });
+  // Postgres's generation of each user, kept by listening to its bumps (one connection of its
+  // own): a cache hit then needs no Postgres round trip to prove its notes current.
+  const postgresGenerations = createPostgresGenerations({ load: (userId) => notes.generation(userId) });
+  const generationListener = listenToGenerations(config.db.url, postgresGenerations.handlers);
+  void generationListener.start();
   // Cache hits written behind: the submit path logs them in Redis; this process's writer (one of
   // the log's consumers, on a connection of its own: its reads block) stores them in Postgres.
   const served = createServedHits(submitRedis, keys, { rowTtlMs: SERVED_ROW_TTL_MS });
   const servedRedis = await connectRedis(config.redis.url, 'worker', 'api-served-hits', logger);
+  const writerName = `api-${process.pid}-${randomUUID().slice(0, 8)}`;
   const servedWriter = createServedHitsWriter(
     {
-      reader: createServedHitsReader(servedRedis, keys, `api-${process.pid}-${randomUUID().slice(0, 8)}`),
+      reader: createServedHitsReader(servedRedis, keys, writerName),
+      legacy: createServedHitsReader(servedRedis, keys, writerName, 'legacy'),
       queries,
       ledgerOf: (row) => ledgerEntryOf(row, FREE, Date.now()),
       logger,
@@ -149,6 +166,8 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       }),
       epochs,
       answerCache,
+      postgresGenerations,
+      publishGeneration: (userId, generation) => generations.publish(userId, generation),
       ...(config.api.cacheHitWriteBehind ? { served } : {}),
       singleFlight: createSingleFlight(submitRedis, keys),
       newId: randomUUID,
@@ -253,7 +272,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
       keyRevocations.close();
       redis.disconnect();
       submitRedis.disconnect();
-      await db.close().catch(() => {});
+      await Promise.allSettled([generationListener.close(), db.close()]);
     },
   };
 }

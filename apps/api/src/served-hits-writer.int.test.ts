@@ -65,16 +65,17 @@ afterAll(async () => {
 const served = () => createServedHits(redis.redis, keys, { rowTtlMs: 60_000 });
 const queries = () => createQueriesRepo(db.db);
 
-function readerNamed(name: string) {
+function readerNamed(name: string, log: 'current' | 'legacy' = 'current') {
   const connection = createRedis(redis.url, 'worker', `test-${name}`);
   connections.push(connection);
-  return createServedHitsReader(connection, keys, name);
+  return createServedHitsReader(connection, keys, name, log);
 }
 
 function startWriter(name: string, claimIdleMs = 30_000) {
   const writer = createServedHitsWriter(
     {
       reader: readerNamed(name),
+      legacy: readerNamed(name, 'legacy'),
       queries: queries(),
       ledgerOf: (row) => ledgerEntryOf(row, FREE, Date.now()),
       logger: createLogger({ service: 'test', level: 'silent' }),
@@ -154,6 +155,32 @@ describe('the served-hits writer', () => {
     expect(await queries().insertServed([rows[0]!], (row) => ledgerEntryOf(row, FREE, Date.now()))).toBe(0);
     const again = await createCostsRepo(db.db).userUsage(userId, utcDay(Date.now()), utcDay(Date.now()));
     expect(again).toEqual(usage);
+  });
+
+  it('stores what an older release logged in the legacy log, its dead writers’ pending entries too', async () => {
+    const userId = await newUser();
+    const rows = [hitRow(userId), hitRow(userId), hitRow(userId)];
+    // As the older release did: its group, and each hit's row copy and entry in its own slot.
+    const old = readerNamed('old-release', 'legacy');
+    await redis.redis.xgroup('CREATE', keys.legacyServedHits(), 'writers', '0', 'MKSTREAM');
+    for (const row of rows) {
+      const json = servedRowCodec.encode(row);
+      await redis.redis.set(keys.legacyServedRow(row.id), json, 'PX', 60_000);
+      await redis.redis.xadd(keys.legacyServedHits(), '*', 'id', row.id, 'row', json);
+    }
+    // Readable meanwhile, as the older release served them.
+    expect(servedRowCodec.decode((await served().findRow(rows[2]!.id))!)).toEqual(rows[2]);
+    // One was read by an old writer that stopped before storing it.
+    expect((await old.read(1)).map((e) => e.queryId)).toEqual([rows[0]!.id]);
+
+    startWriter('upgraded', 300);
+    await waitUntil(async () => (await storedIds(userId)).length === 3, {
+      what: 'the legacy hits stored',
+    });
+    await waitUntil(async () => (await redis.redis.xlen(keys.legacyServedHits())) === 0, {
+      what: 'the legacy log emptied',
+    });
+    await redis.redis.del(keys.legacyServedHits());
   });
 
   it('takes over the entries of a writer that died before storing them', async () => {

@@ -12,11 +12,22 @@ export type ServedHitsWriterOptions = {
   claimIdleMs: number;
   /** Pause after a failed batch (Postgres or Redis down) before trying again. */
   retryMs: number;
+  /**
+   * Pause after a batch that was not full, so the next read gathers what arrived meanwhile: at a
+   * low rate each hit would otherwise cost a whole transaction (about eight statements). The hit
+   * is durable in the log and readable from its row copy during the pause. @defaultValue 0
+   */
+  lingerMs?: number;
 };
 
 /** Collaborators of {@link createServedHitsWriter}. */
 export type ServedHitsWriterDeps = {
   reader: ServedHitsReader;
+  /**
+   * The log of older releases (`keys.legacyServedHits`), drained alongside now and then (every
+   * `claimIdleMs`): hits a process of the previous release served are stored too.
+   */
+  legacy?: ServedHitsReader;
   queries: Pick<QueriesRepo, 'insertServed'>;
   ledgerOf: LedgerOf;
   logger: Pick<Logger, 'warn' | 'error'>;
@@ -36,10 +47,23 @@ export type ServedHitsWriterDeps = {
 export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: ServedHitsWriterOptions) {
   let stopping = false;
   let loop: Promise<void> | undefined;
+  // Ends a pause early when the writer stops.
+  let wake: (() => void) | undefined;
 
-  async function store(entries: ServedHitEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const withdrawn = await deps.reader.withdrawn(entries.filter((e) => e.row !== '').map((e) => e.queryId));
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Stores a batch; returns how many entries it held. */
+  async function store(entries: ServedHitEntry[], from = deps.reader): Promise<number> {
+    if (entries.length === 0) return 0;
+    const withdrawn = await from.withdrawn(entries.filter((e) => e.row !== '').map((e) => e.queryId));
     const rows: QueryRow[] = [];
     for (const entry of entries) {
       if (entry.row === '' || withdrawn.has(entry.queryId)) continue;
@@ -51,8 +75,15 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
       }
     }
     const stored = await deps.queries.insertServed(rows, deps.ledgerOf);
-    await deps.reader.ack(entries.map((e) => e.entryId));
+    await from.ack(entries.map((e) => e.entryId));
     deps.onStored?.(stored);
+    return entries.length;
+  }
+
+  /** Stores what the legacy log holds now: its stale pending entries, then its new ones. */
+  async function drainLegacy(legacy: ServedHitsReader): Promise<void> {
+    await store(await legacy.claimStale(options.claimIdleMs, options.batchSize), legacy);
+    while ((await store(await legacy.read(options.batchSize), legacy)) === options.batchSize && !stopping) {}
   }
 
   async function run(): Promise<void> {
@@ -72,8 +103,10 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
         if (deps.now() - claimedAt >= options.claimIdleMs) {
           claimedAt = deps.now();
           await store(await deps.reader.claimStale(options.claimIdleMs, options.batchSize));
+          if (deps.legacy && (await deps.legacy.ensureGroup())) await drainLegacy(deps.legacy);
         }
-        await store(await deps.reader.read(options.batchSize, options.blockMs));
+        const read = await store(await deps.reader.read(options.batchSize, options.blockMs));
+        if (read > 0 && read < options.batchSize && options.lingerMs) await pause(options.lingerMs);
       } catch (error) {
         if (stopping) return;
         deps.logger.warn({ err: error }, 'storing served cache hits failed; retrying');
@@ -93,6 +126,7 @@ export function createServedHitsWriter(deps: ServedHitsWriterDeps, options: Serv
      */
     async stop(): Promise<void> {
       stopping = true;
+      wake?.();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         loop,

@@ -15,6 +15,7 @@ import {
   type CostsRepo,
   ledgerEntryOf,
   microsToUsd,
+  type NotesRepo,
   type QueriesRepo,
   type QueryRow,
   rowOfAnswer,
@@ -79,6 +80,12 @@ export type AnswerPipelineDeps = {
   escalation?: EscalationConfig;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
   answerCache: Pick<AnswerCache, 'set'>;
+  /**
+   * The cited notes' current versions, checked before an answer is cached: a stored answer then
+   * cites only notes current at its generation, which is what lets the API serve a hit without
+   * reading Postgres (see `AnswerLookup.currentVersions`).
+   */
+  notes: Pick<NotesRepo, 'versions'>;
   semanticCache: Pick<SemanticCache, 'lookup' | 'store'>;
   contextCache: Pick<ContextCache<Excerpts>, 'get' | 'set'>;
   budget: Pick<Budget, 'reserve' | 'settle'>;
@@ -541,7 +548,16 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       };
       const writes = [
         ...(on(task, 'exactCache')
-          ? [() => deps.answerCache.set({ state, query, settings, ...candidate })]
+          ? [
+              () =>
+                deps.answerCache.set({
+                  state,
+                  query,
+                  settings,
+                  ...candidate,
+                  currentVersions: (ids) => deps.notes.versions(userId, ids),
+                }),
+            ]
           : []),
         ...(on(task, 'semanticCache')
           ? [

@@ -282,6 +282,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
         : undefined,
     epochs,
     answerCache,
+    notes,
     semanticCache: createSemanticCache(redis, keys, {}, { onCacheEvent }),
     contextCache: createContextCache<Excerpts>(
       { maxBytes: config.retrieval.contextCacheBytes, ttlMs: config.retrieval.contextCacheTtlMs },

@@ -202,6 +202,63 @@ describe('createAnswerCache', () => {
     expect(await ask()).toMatchObject({ truncated: true });
   });
 
+  it('refuses to store an answer whose cited note changed or went while it was answered, or cannot be checked', async () => {
+    noteVersions.set('n1', 2);
+    expect(await store('u1', 'free', { currentVersions })).toEqual({
+      stored: false,
+      reason: 'stale_evidence',
+    });
+    noteVersions.delete('n1');
+    expect(await store('u1', 'free', { currentVersions })).toEqual({
+      stored: false,
+      reason: 'stale_evidence',
+    });
+    expect(await cacheKeys()).toEqual([]);
+    const unreadable = async () => Promise.reject(new Error('Postgres down'));
+    expect(await store('u1', 'free', { currentVersions: unreadable })).toEqual({
+      stored: false,
+      reason: 'stale_evidence',
+    });
+    noteVersions.set('n1', 1);
+    expect(await store('u1', 'free', { currentVersions })).toEqual({ stored: true });
+  });
+
+  it('serves on the key alone when given no versions check (the caller vouches for the generation)', async () => {
+    await store();
+    const state = await epochs.readCacheState('u1', 'free');
+    const asked: string[][] = [];
+    const counting = async (ids: string[]) => {
+      asked.push(ids);
+      return currentVersions(ids);
+    };
+    expect(await cache.get({ state, query, settings, currentVersions: counting })).toBeDefined();
+    expect(asked).toEqual([['n1']]);
+    expect(await cache.get({ state, query, settings })).toMatchObject({
+      answer: answer.answer,
+      cache: 'exact',
+    });
+    expect(asked).toHaveLength(1);
+  });
+
+  it('uses a prefetched read only when the real state gives the same key', async () => {
+    await store();
+    const state = await epochs.readCacheState('u1', 'free');
+    // Right guess: the answer comes from the read already sent, with no command of its own.
+    const right = cache.prefetch({ state, query, settings });
+    const sent = vi.spyOn(t.redis, 'sendCommand');
+    expect(await cache.get({ state, query, settings, currentVersions }, right)).toMatchObject({
+      answer: answer.answer,
+    });
+    expect(sent).not.toHaveBeenCalled();
+    sent.mockRestore();
+    // Wrong guess (the generation moved on since): read afresh under the real state.
+    const stale = cache.prefetch({ state: { ...state, generation: state.generation - 1 }, query, settings });
+    await build(t.redis).generations.publish('u1', 8);
+    const moved = await epochs.readCacheState('u1', 'free');
+    expect(await cache.get({ state: moved, query, settings, currentVersions }, stale)).toBeUndefined();
+    expect(await cache.get({ state, query, settings, currentVersions }, stale)).toBeDefined();
+  });
+
   it('treats an unreadable stored value as a miss', async () => {
     await store();
     const [key] = await cacheKeys();

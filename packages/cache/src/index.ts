@@ -1,4 +1,11 @@
-export type { AnswerCache, AnswerCacheOptions, AnswerLookup, AnswerWrite, ExactHit } from './answer-cache.ts';
+export type {
+  AnswerCache,
+  AnswerCacheOptions,
+  AnswerLookup,
+  AnswerPrefetch,
+  AnswerWrite,
+  ExactHit,
+} from './answer-cache.ts';
 export { createAnswerCache } from './answer-cache.ts';
 export type { AnswerKeyInput, AnswerKeyParts } from './answer-key.ts';
 export { answerCacheKeyParts, semanticScope } from './answer-key.ts';

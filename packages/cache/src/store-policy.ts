@@ -11,7 +11,7 @@ export type StorePolicy = {
 };
 
 /** Why an answer was not cached. */
-export type SkipReason = 'invalid_answer' | 'truncated' | 'fallback' | 'invalid_vector';
+export type SkipReason = 'invalid_answer' | 'truncated' | 'fallback' | 'invalid_vector' | 'stale_evidence';
 
 /** Outcome of a cache write: stored, or the reason it was refused. */
 export type StoreResult = { stored: true } | { stored: false; reason: SkipReason };

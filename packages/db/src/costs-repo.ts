@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
+import { insertJsonRows } from './insert-json.ts';
 import { costLedger, globalDailyCosts, userApiCosts, users } from './schema.ts';
 
 /** One ledger entry: a query's tokens, the prices used and the cost in micro-dollars. */
@@ -38,7 +39,7 @@ function withoutTotals(table: typeof userApiCosts | typeof globalDailyCosts, ent
 }
 
 /** A transaction (or the database) to write in. */
-export type Writer = Pick<Database, 'insert'>;
+export type Writer = Pick<Database, 'insert' | 'execute'>;
 
 /** The aggregates of a row with `entry`'s totals added. */
 function withTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
@@ -94,12 +95,8 @@ export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean>
  */
 export async function recordCosts(tx: Writer, entries: readonly CostEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
-  const inserted = await tx
-    .insert(costLedger)
-    .values([...entries])
-    .onConflictDoNothing({ target: costLedger.queryId })
-    .returning({ queryId: costLedger.queryId });
-  const fresh = new Set(inserted.map((r) => r.queryId));
+  // One statement and one parameter for the whole batch (the served-hits writer's are hundreds).
+  const fresh = new Set(await insertJsonRows(tx, costLedger, entries, 'queryId'));
   const recorded = entries.filter((e) => fresh.has(e.queryId));
   if (recorded.length === 0) return 0;
   type Totals = ReturnType<typeof totals>;

@@ -14,6 +14,16 @@ export type {
 export { createExperimentsRepo } from './experiments-repo.ts';
 export type { FeedbackRepo } from './feedback-repo.ts';
 export { createFeedbackRepo } from './feedback-repo.ts';
+export type {
+  GenerationListener,
+  GenerationListenerHandlers,
+  GenerationListenerOptions,
+} from './generation-listener.ts';
+export {
+  listenToGenerations,
+  NOTES_GENERATION_CHANNEL,
+  parseGenerationPayload,
+} from './generation-listener.ts';
 export type { TokenPricing } from './ledger-entry.ts';
 export { ledgerEntryOf, utcDay } from './ledger-entry.ts';
 export { migrationsFolder, runMigrations } from './migrate.ts';

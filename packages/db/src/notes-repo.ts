@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, getTableColumns, gt, inArray, or, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
+import { NOTES_GENERATION_CHANNEL } from './generation-listener.ts';
 import { type NoteRow, notes, users } from './schema.ts';
 
 /** The fields a user writes; `externalId` is the client's own name for the note (optional). */
@@ -17,13 +18,20 @@ export type NotePage = { notes: NoteRow[]; nextCursor: string | null };
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-/** Bumps a user's notes generation inside a transaction; returns the new value. */
+/**
+ * Bumps a user's notes generation inside a transaction; returns the new value. The same statement
+ * notifies {@link NOTES_GENERATION_CHANNEL} (`<user id>:<generation>`), delivered when the
+ * transaction commits: API processes listen, so they know Postgres's generation without asking.
+ */
 export async function bumpGeneration(tx: Tx | Database, userId: string): Promise<number> {
   const rows = await tx
     .update(users)
     .set({ notesGeneration: sql`${users.notesGeneration} + 1` })
     .where(eq(users.id, userId))
-    .returning({ generation: users.notesGeneration });
+    .returning({
+      generation: users.notesGeneration,
+      notified: sql`pg_notify(${NOTES_GENERATION_CHANNEL}, ${users.id} || ':' || ${users.notesGeneration})`,
+    });
   return rows[0]?.generation ?? 0;
 }
 

@@ -350,6 +350,34 @@ describe('in-flight set', () => {
   });
 });
 
+describe('recording an admitted request', () => {
+  it('writes the record (log entry and copy) in the same call only when it admits', async () => {
+    const admission = createAdmission(t.redis, keys, { now: testClock(BASE).now });
+    const record = (queryId: string) => ({
+      log: keys.servedHits(),
+      copy: keys.servedRow(queryId),
+      value: `{"id":"${queryId}"}`,
+      ttlMs: 60_000,
+    });
+    const admitted = request({ perMinute: 1 });
+    expect((await admission.admit({ ...admitted, record: record(admitted.queryId) })).allowed).toBe(true);
+    const refused = request({ perMinute: 1 });
+    expect((await admission.admit({ ...refused, record: record(refused.queryId) })).allowed).toBe(false);
+    const entries = await t.redis.xrange(keys.servedHits(), '-', '+');
+    expect(entries.map(([, fields]) => fields)).toEqual([
+      ['id', admitted.queryId, 'row', `{"id":"${admitted.queryId}"}`],
+    ]);
+    expect(await t.redis.get(keys.servedRow(admitted.queryId))).toBe(`{"id":"${admitted.queryId}"}`);
+    expect(await t.redis.pttl(keys.servedRow(admitted.queryId))).toBeGreaterThan(59_000);
+    expect(await t.redis.exists(keys.servedRow(refused.queryId))).toBe(0);
+    // A dry run (the usage endpoint's peek) records nothing either.
+    await admission.peek({ ...request({}), record: record('q_peek') });
+    expect(await t.redis.xlen(keys.servedHits())).toBe(1);
+    // The log never expires on its own (a writer empties it); not this test's to keep.
+    await t.redis.del(keys.servedHits());
+  });
+});
+
 describe('keys', () => {
   it('gives every key the admission script writes a TTL', async () => {
     const admission = createAdmission(t.redis, keys);

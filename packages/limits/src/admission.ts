@@ -46,7 +46,16 @@ export type AdmitInput = {
   inFlight?: boolean;
   /** Refuse when today's budget is used up. `false` for a cache hit, which costs nothing. @defaultValue true */
   budget?: boolean;
+  /**
+   * Recorded in the same call only if admitted: an entry (`id` = `queryId`, `row` = `value`) in
+   * the `log` stream and a readable copy at `copy` for `ttlMs` (a served cache hit, see
+   * `ServedHits.recordOf`). Both keys must share the limits keys' `{limits}` slot.
+   */
+  record?: AdmissionRecord;
 };
+
+/** What an admitted request leaves behind in the same script call (see {@link AdmitInput.record}). */
+export type AdmissionRecord = { log: string; copy: string; value: string; ttlMs: number };
 
 /** The decision on one request, with the RateLimit headers to send either way. */
 export type AdmissionResult =
@@ -216,6 +225,7 @@ export function createAdmission(redis: RedisClient, keys: Keys, options: Admissi
         keys.limitsUserReservations(input.userId),
         keys.limitsGlobalBudget(),
         keys.limitsGlobalReservations(),
+        ...(input.record ? [input.record.log, input.record.copy] : []),
       ],
       [
         input.queryId,
@@ -230,6 +240,7 @@ export function createAdmission(redis: RedisClient, keys: Keys, options: Admissi
         releaseRetryMs,
         timeArg(options.now),
         dryRun ? '1' : '0',
+        ...(input.record ? [input.record.value, input.record.ttlMs] : []),
       ],
     );
     return parseReply(raw);

@@ -11,7 +11,7 @@ export { createAnswerQueue, createIndexQueue, createProducer } from './producer.
 export { createQueueDepthGauge, type QueueDepthGauge, readBacklog } from './queue-depth.ts';
 export type { RedisClient, RedisRole } from './redis.ts';
 export { connectRedis, createRedis, isClusterUrl, waitForRedis } from './redis.ts';
-export type { ServedHitEntry, ServedHits, ServedHitsReader } from './served-hits.ts';
+export type { ServedHitEntry, ServedHitRecord, ServedHits, ServedHitsReader } from './served-hits.ts';
 export { createServedHits, createServedHitsReader, SERVED_HITS_GROUP } from './served-hits.ts';
 export { mgetAnySlots, mgetBufferAnySlots, pipelineBatches } from './slot-groups.ts';
 export { isStreamId } from './stream-id.ts';

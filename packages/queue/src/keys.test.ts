@@ -65,9 +65,11 @@ describe('key slots on a Redis Cluster', () => {
     expect(slotsOf(canary).size).toBe(1);
   });
 
-  it('keeps the served-hits log and every row copy on one slot (one script writes both; one MGET reads copies)', () => {
+  it('keeps the served-hits log and every row copy on the limits slot (the admission script writes both; one MGET reads copies)', () => {
     const copies = ['q_1', 'q_2', 'q_3'].map((id) => keys.servedRow(id));
-    expect(slotsOf([keys.servedHits(), ...copies]).size).toBe(1);
+    expect(slotsOf([keys.servedHits(), ...copies, keys.limitsUserWindow('u1', 'minute')]).size).toBe(1);
+    const legacy = ['q_1', 'q_2'].map((id) => keys.legacyServedRow(id));
+    expect(slotsOf([keys.legacyServedHits(), ...legacy]).size).toBe(1);
   });
 
   it('keeps every BullMQ key of one queue on one slot, and each queue on its own', () => {

@@ -89,11 +89,20 @@ export function createKeys(prefix: string) {
     /** The query now answering a question (single-flight): identical asks join it. */
     singleFlight: (userId: string, hash: string) => `${prefix}:flight:{${userId}}:${hash}`,
     // --- served cache hits (write-behind: apps/api/src/served-hits-writer.ts) ---
-    // Both keys share the `{served}` tag: one script writes the row copy and the log entry.
+    // Both keys share the `{limits}` tag: the admission script that admits a hit also writes its
+    // row copy and log entry, in the same call (one round trip; a refused hit records nothing).
     /** Log of cache hits served but not yet stored in Postgres (STREAM: `id`, `row` JSON). */
-    servedHits: () => `${prefix}:{served}:hits`,
+    servedHits: () => `${prefix}:{limits}:served:hits`,
     /** A served hit's row until Postgres has it (STRING, JSON), for `GET /v1/queries/:id`. */
-    servedRow: (queryId: string) => `${prefix}:{served}:row:${queryId}`,
+    servedRow: (queryId: string) => `${prefix}:{limits}:served:row:${queryId}`,
+    /**
+     * The log and row copies of releases before hits were recorded by the admission script (the
+     * `{served}` tag). Writers still drain it, so a rolling upgrade loses no hit an older process
+     * served; drop it a release later.
+     */
+    legacyServedHits: () => `${prefix}:{served}:hits`,
+    /** A row copy in the legacy log's slot. */
+    legacyServedRow: (queryId: string) => `${prefix}:{served}:row:${queryId}`,
     // --- feature flags (packages/flags) ---
     // The three flag keys share the `{flags}` tag: the set script writes all three in one call.
     /** Runtime overrides (HASH flag name → JSON rule); a flag absent here has its config default. */

@@ -15,6 +15,12 @@ const WITHDRAWN = 'withdrawn';
 export type ServedHitEntry = { entryId: string; queryId: string; row: string };
 
 /**
+ * A served hit as the admission script records it when it admits the hit (`AdmitInput.record`
+ * of `@assistant/limits`): the log, the row copy's key, the row JSON and the copy's TTL.
+ */
+export type ServedHitRecord = { log: string; copy: string; value: string; ttlMs: number };
+
+/**
  * Cache hits served before Postgres has their rows (write-behind): the submit path appends the
  * row (JSON) to a Redis Stream and keeps a readable copy for `GET /v1/queries/:id`; writers
  * (every API process, {@link createServedHitsReader}) store the log in Postgres in batches.
@@ -23,6 +29,10 @@ export type ServedHitEntry = { entryId: string; queryId: string; row: string };
  */
 export function createServedHits(redis: RedisClient, keys: Keys, options: { rowTtlMs: number }) {
   return {
+    /** What the admission of a hit records for it, in the same call (see {@link ServedHitRecord}). */
+    recordOf(queryId: string, row: string): ServedHitRecord {
+      return { log: keys.servedHits(), copy: keys.servedRow(queryId), value: row, ttlMs: options.rowTtlMs };
+    },
     /** Records a served hit: its row copy and its log entry, in one script. */
     async append(queryId: string, row: string): Promise<void> {
       await appendScript.run(
@@ -33,7 +43,9 @@ export function createServedHits(redis: RedisClient, keys: Keys, options: { rowT
     },
     /** The row JSON of a served hit Postgres may not hold yet; `undefined` once expired, withdrawn or unknown. */
     async findRow(queryId: string): Promise<string | undefined> {
-      const row = await redis.get(keys.servedRow(queryId));
+      // A hit an older release served sits in the legacy slot until a writer stores it.
+      const row =
+        (await redis.get(keys.servedRow(queryId))) ?? (await redis.get(keys.legacyServedRow(queryId)));
       return row === null || row === WITHDRAWN ? undefined : row;
     },
     /**
@@ -71,10 +83,16 @@ function toEntries(raw: RawEntry[] | null | undefined): ServedHitEntry[] {
 /**
  * One consumer of the served-hits log in the writers' group. `redis` is its own connection:
  * `read` blocks it. Entries stay pending until `ack`; those of a consumer that died are taken
- * over with `claimStale`.
+ * over with `claimStale`. `log: 'legacy'` reads the log of older releases (see `keys.legacyServedHits`).
  */
-export function createServedHitsReader(redis: RedisClient, keys: Keys, consumer: string) {
-  const stream = keys.servedHits();
+export function createServedHitsReader(
+  redis: RedisClient,
+  keys: Keys,
+  consumer: string,
+  log: 'current' | 'legacy' = 'current',
+) {
+  const stream = log === 'current' ? keys.servedHits() : keys.legacyServedHits();
+  const rowKey = log === 'current' ? keys.servedRow : keys.legacyServedRow;
   let claimCursor = '0-0';
   /** XREADGROUP from `from` (`>`: new entries; `0`: this consumer's pending ones). */
   async function readGroup(count: number, from: '>' | '0', blockMs?: number): Promise<ServedHitEntry[]> {
@@ -94,16 +112,23 @@ export function createServedHitsReader(redis: RedisClient, keys: Keys, consumer:
     return toEntries(reply?.[0]?.[1]);
   }
   return {
-    /** Creates the group (and the stream) unless it exists. */
-    async ensureGroup(): Promise<void> {
+    /**
+     * Creates the group (and the stream) unless it exists; returns whether it exists now. The
+     * legacy log is never created: absent, there is nothing to drain (`false`).
+     */
+    async ensureGroup(): Promise<boolean> {
       try {
-        await redis.xgroup('CREATE', stream, SERVED_HITS_GROUP, '0', 'MKSTREAM');
+        if (log === 'current') await redis.xgroup('CREATE', stream, SERVED_HITS_GROUP, '0', 'MKSTREAM');
+        else await redis.xgroup('CREATE', stream, SERVED_HITS_GROUP, '0');
       } catch (error) {
-        if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+        const message = String((error as Error).message);
+        if (log === 'legacy' && message.includes('requires the key to exist')) return false;
+        if (!message.includes('BUSYGROUP')) throw error;
       }
+      return true;
     },
-    /** New entries for this consumer, waiting up to `blockMs` for the first. */
-    read: (count: number, blockMs: number) => readGroup(count, '>', blockMs),
+    /** New entries for this consumer, waiting up to `blockMs` for the first (not at all: none). */
+    read: (count: number, blockMs?: number) => readGroup(count, '>', blockMs),
     /** Entries this consumer read earlier and has not acknowledged (a batch that failed). */
     readPending: (count: number) => readGroup(count, '0'),
     /** Entries pending for over `minIdleMs` with any consumer (one that died), now this one's. */
@@ -123,7 +148,7 @@ export function createServedHitsReader(redis: RedisClient, keys: Keys, consumer:
     /** Which of these hits were withdrawn (their row copies are tombstones): not to be stored. */
     async withdrawn(queryIds: readonly string[]): Promise<Set<string>> {
       if (queryIds.length === 0) return new Set();
-      const copies = await redis.mget(queryIds.map((id) => keys.servedRow(id)));
+      const copies = await redis.mget(queryIds.map((id) => rowKey(id)));
       return new Set(queryIds.filter((_, i) => copies[i] === WITHDRAWN));
     },
     /** Forgets entries Postgres now holds. */

@@ -1,4 +1,4 @@
-import type { AnswerCache, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
+import type { AnswerCache, AnswerPrefetch, CacheEpochs, CacheState, SingleFlight } from '@assistant/cache';
 import {
   type AnswerSettings as AnswerSettingsOf,
   settingsUnderVariant,
@@ -18,11 +18,13 @@ import {
 } from '@assistant/db';
 import type { Flags } from '@assistant/flags';
 import type { Admission, AdmissionResult } from '@assistant/limits';
-import type { AnswerQueue, EventStream, ServedHits } from '@assistant/queue';
+import type { AnswerQueue, EventStream, ServedHitRecord, ServedHits } from '@assistant/queue';
 import { DeadlineError, type Logger, type TraceCarrier, withDeadline, withSpan } from '@assistant/telemetry';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../app-error.ts';
 import type { BacklogGate } from './backlog-gate.ts';
 import { type CommitGate, createCommitGate } from './commit-gate.ts';
+import type { PostgresGenerations } from './postgres-generations.ts';
 
 /** Collaborators of {@link createQuerySubmitter}. */
 export type SubmitterDeps = {
@@ -33,7 +35,16 @@ export type SubmitterDeps = {
   admission: Pick<Admission, 'admit' | 'release'>;
   backlog: Pick<BacklogGate, 'check'>;
   epochs: Pick<CacheEpochs, 'readCacheState'>;
-  answerCache: Pick<AnswerCache, 'get'>;
+  answerCache: Pick<AnswerCache, 'get' | 'prefetch'>;
+  /**
+   * Each user's notes generation as Postgres has it (kept by listening, see
+   * postgres-generations.ts). Known: a hit is served without reading Postgres, as the key's
+   * generation proves its notes current. Absent or not listening: each hit checks the versions of
+   * the notes it cites in Postgres.
+   */
+  postgresGenerations?: Pick<PostgresGenerations, 'current'>;
+  /** Raises the Redis mirror of a user's generation found behind Postgres's (best effort). */
+  publishGeneration?: (userId: string, generation: number) => Promise<unknown>;
   singleFlight: Pick<SingleFlight, 'idOf' | 'claim' | 'join' | 'release'>;
   newId: () => string;
   now: () => number;
@@ -48,7 +59,7 @@ export type SubmitterDeps = {
    * Write-behind of cache hits (`CACHE_HIT_WRITE_BEHIND`): a hit's row goes to the served-hits
    * log in Redis and reaches Postgres in a writer's batch. Absent: stored before the reply.
    */
-  served?: Pick<ServedHits, 'append' | 'withdraw'>;
+  served?: Pick<ServedHits, 'recordOf' | 'withdraw'>;
 };
 
 /** One submission as the route hands it over. */
@@ -88,6 +99,9 @@ const WITHDRAW_BACKOFF_MS = 1_000;
 
 // A cached answer is priced at nothing (its row is marked cached).
 const FREE = { inputNanosPerToken: 0, outputNanosPerToken: 0 };
+
+// Cache states remembered to guess the next one of a user (the answer is read alongside the state).
+const REMEMBERED_STATES = 10_000;
 
 // With the `rate_limits` flag off for a user, the windows and the in-flight cap admit everything.
 const UNLIMITED = 1_000_000_000;
@@ -137,7 +151,12 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
       routing: deps.flags.enabled('classification_routing', userId),
     });
 
-  async function admit(submission: Submission, queryId: string, counts: 'full' | 'windows-only') {
+  async function admit(
+    submission: Submission,
+    queryId: string,
+    counts: 'full' | 'windows-only',
+    record?: ServedHitRecord,
+  ) {
     const userId = submission.owner.userId;
     // Flags off for this user: no request windows or in-flight cap, or no budget refusal (spend
     // is still recorded and settled; only the refusal is off).
@@ -164,6 +183,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
             : budgeted
               ? {}
               : { budget: false }),
+          ...(record ? { record } : {}),
         }),
         REDIS_TIMEOUT_MS,
         'admission',
@@ -211,24 +231,29 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
 
   async function answerFromCache(
     submission: Submission,
-    state: CacheState,
+    lookup: { state: CacheState; generationProven: boolean; prefetched: AnswerPrefetch | undefined },
     id: string,
     gate: CommitGate,
     experiment: AssignedVariant | undefined,
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     const hit = await withSpan('assistant.cache_lookup', async (span) => {
-      const found = await deps.answerCache.get({
-        state,
-        query: submission.query,
-        settings: settingsUnder(userId, experiment),
-        currentVersions: (noteIds) => deps.notes.versions(userId, noteIds),
-      });
+      const found = await deps.answerCache.get(
+        {
+          state: lookup.state,
+          query: submission.query,
+          settings: settingsUnder(userId, experiment),
+          // A generation Postgres vouches for proves the cited notes current (checked at store).
+          ...(lookup.generationProven
+            ? {}
+            : { currentVersions: (noteIds: string[]) => deps.notes.versions(userId, noteIds) }),
+        },
+        lookup.prefetched,
+      );
       span.setAttributes({ 'cache.tier': 'exact', 'cache.hit': found !== undefined });
       return found;
     });
     if (!hit) return undefined;
-    const admission = await admit(submission, id, 'windows-only');
     const served = {
       id,
       userId,
@@ -242,13 +267,21 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
         { costMicros: 0, cached: true },
       ),
     };
-    // Write-behind: the log entry is the commit point; a writer stores row and ledger entry.
-    // A hit with an Idempotency-Key is stored at once, so a replay of it finds its row.
+    // Write-behind: the admission that counts the hit also logs it (one script call): the log
+    // entry is the commit point; a writer stores row and ledger entry. A hit with an
+    // Idempotency-Key is stored at once, so a replay of it finds its row.
     let row: QueryRow;
+    let admission: AdmissionResult;
     if (deps.served && submission.idempotencyKey === undefined) {
       row = servedRowOf(served, new Date(deps.now()));
-      await withDeadline(deps.served.append(id, servedRowCodec.encode(row)), REDIS_TIMEOUT_MS, 'served-hits');
+      admission = await admit(
+        submission,
+        id,
+        'windows-only',
+        deps.served.recordOf(id, servedRowCodec.encode(row)),
+      );
     } else {
+      admission = await admit(submission, id, 'windows-only');
       row = await deps.queries.insertCached(
         { ...served, idempotencyKey: submission.idempotencyKey },
         (stored) => ledgerEntryOf(stored, FREE, deps.now()),
@@ -358,6 +391,7 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
   }
 
   const newQueryId = () => `q_${deps.newId().replaceAll('-', '')}`;
+  const lastStates = new LRUCache<string, CacheState>({ max: REMEMBERED_STATES });
 
   async function run(submission: Submission, gate: CommitGate): Promise<SubmitOutcome> {
     const userId = submission.owner.userId;
@@ -380,13 +414,36 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
     let id = newQueryId();
     const experiment = deps.assignExperiment(userId);
     const settings = settingsUnder(userId, experiment);
-    const state = await withDeadline(
+    const cacheable = !submission.bypassCache && deps.flags.enabled('exact_cache', userId);
+    // The answer under the user's last state is read in the same round trip as the state itself
+    // (auto-pipelined); it is used only if the state read proves the guess right.
+    const remembered = `${submission.owner.tier}:${userId}`;
+    const guess = cacheable ? lastStates.get(remembered) : undefined;
+    const prefetched = guess
+      ? deps.answerCache.prefetch({ state: guess, query: submission.query, settings })
+      : undefined;
+    const inPostgres = deps.postgresGenerations?.current(userId);
+    const mirrored = await withDeadline(
       deps.epochs.readCacheState(userId, submission.owner.tier),
       REDIS_TIMEOUT_MS,
       'cache state',
     );
-    if (!submission.bypassCache && deps.flags.enabled('exact_cache', userId)) {
-      const cached = await answerFromCache(submission, state, id, gate, experiment);
+    const known =
+      inPostgres instanceof Promise
+        ? await withDeadline(inPostgres, REDIS_TIMEOUT_MS, 'generation')
+        : inPostgres;
+    // The Redis mirror never runs ahead of Postgres; behind it (a bump it missed), Postgres's wins.
+    const state =
+      known !== undefined && known > mirrored.generation ? { ...mirrored, generation: known } : mirrored;
+    if (state !== mirrored) {
+      void deps.publishGeneration?.(userId, state.generation).catch((err: unknown) => {
+        deps.logger.warn({ err, userId }, 'raising a stale notes generation mirror failed');
+      });
+    }
+    lastStates.set(remembered, state);
+    if (cacheable) {
+      const lookup = { state, generationProven: known !== undefined, prefetched };
+      const cached = await answerFromCache(submission, lookup, id, gate, experiment);
       if (cached) return cached;
     }
 

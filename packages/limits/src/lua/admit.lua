@@ -28,6 +28,9 @@ KEYS[6] user budget          HASH (layout in common.lua; read only here)
 KEYS[7] user reservations    ZSET (read only here)
 KEYS[8] global budget        HASH (read only here)
 KEYS[9] global reservations  ZSET (read only here)
+KEYS[10] optional: a log to record the admitted request in (STREAM: fields `id`, `row`), e.g. the
+         served cache hits; with KEYS[11], its record's readable copy (STRING). Both are written
+         only when the request is admitted (and not in a dry run): a refusal records nothing.
 
 ARGV[1]  query id
 ARGV[2]  user limit per minute
@@ -41,6 +44,8 @@ ARGV[9]  lifetime of an in-flight entry, ms (a lost release frees the slot after
 ARGV[10] retry hint, ms, when only a release can free the limit (in flight, reserved budget)
 ARGV[11] time override, ms since epoch, for tests; '' = Redis TIME
 ARGV[12] '1' for a dry run: decide and report, but count and write nothing
+ARGV[13] with KEYS[10]: the record (the row JSON), stored in the log entry and the copy
+ARGV[14] with KEYS[10]: TTL of the copy in milliseconds
 
 Returns an array of integers:
   [1]  1 admitted, 0 refused
@@ -50,6 +55,7 @@ Returns an array of integers:
   [4..11] per window (minute, hour, day, global hour): remaining requests, then ms until it
        next frees quota (the refusal's wait when that window refuses)
   [12] in-flight slots remaining, -1 when not checked
+  [13] with KEYS[10] and admitted: the log entry id (absent otherwise)
 ]]
 
 -- @include common.lua
@@ -184,6 +190,12 @@ if refused_by == 0 and not dry_run then
   end
 end
 
+local entry_id = nil
+if refused_by == 0 and not dry_run and KEYS[10] then
+  redis.call('SET', KEYS[11], ARGV[13], 'PX', ARGV[14])
+  entry_id = redis.call('XADD', KEYS[10], '*', 'id', query_id, 'row', ARGV[13])
+end
+
 local reply = { refused_by == 0 and 1 or 0, refused_by, refused_wait }
 for i = 1, 4 do
   local w = windows[i]
@@ -204,5 +216,8 @@ if check_in_flight then
   reply[#reply + 1] = left > 0 and left or 0
 else
   reply[#reply + 1] = -1
+end
+if entry_id then
+  reply[#reply + 1] = entry_id
 end
 return reply
