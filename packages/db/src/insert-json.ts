@@ -30,7 +30,9 @@ export async function insertJsonRows<T extends PgTable>(
     return out;
   });
   const names = sql.raw(given.map(([, column]) => `"${column.name}"`).join(', '));
-  const conflict = (columns.find(([key]) => key === conflictColumn)?.[1] as { name: string }).name;
+  const conflictEntry = columns.find(([key]) => key === conflictColumn);
+  if (!conflictEntry) throw new Error(`insertJsonRows: ${conflictColumn} is not a column of the table`);
+  const conflict = conflictEntry[1].name;
   const inserted = await tx.execute<{ key: string }>(sql`
     insert into ${table} (${names})
     select ${names} from json_populate_recordset(null::${table}, ${JSON.stringify(json)}::json)
