@@ -1,10 +1,11 @@
 import { createTestDatabase, type TestDatabase } from '@assistant/testing';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from './client.ts';
 import { createCostsRepo } from './costs-repo.ts';
 import { ledgerEntryOf } from './ledger-entry.ts';
 import { createQueriesRepo, type QuerySuccess } from './queries-repo.ts';
+import { queries as queriesTable } from './schema.ts';
 import { createUsersRepo } from './users-repo.ts';
 
 let database: TestDatabase;
@@ -40,6 +41,11 @@ const success = (changes: Partial<QuerySuccess> = {}): QuerySuccess => ({
   ...changes,
 });
 
+/** The row as drizzle's own query builder reads it. */
+async function built(id: string) {
+  return (await db.db.select().from(queriesTable).where(eq(queriesTable.id, id)))[0];
+}
+
 async function queued(id: string) {
   const users = createUsersRepo(db.db);
   const user = await users.createUserWithKey({ tier: 'free' });
@@ -53,7 +59,7 @@ describe('the worker path of the queries repository on real Postgres (prepared s
     const userId = await queued('q_prepared_1');
 
     const running = await queries.markRunning('q_prepared_1', userId, 1);
-    expect(running).toEqual(await queries.find('q_prepared_1'));
+    expect(running).toEqual(await built('q_prepared_1'));
     expect(running).toMatchObject({ status: 'running', attempts: 1 });
     expect(running?.startedAt).toBeInstanceOf(Date);
     // Another user's claim and a claim of a finished query change nothing.
@@ -62,7 +68,10 @@ describe('the worker path of the queries repository on real Postgres (prepared s
     const stored = await queries.markSucceeded('q_prepared_1', success(), (row) =>
       ledgerEntryOf(row, PRICING, Date.now()),
     );
-    expect(stored).toEqual(await queries.find('q_prepared_1'));
+    expect(stored).toEqual(await built('q_prepared_1'));
+    expect(await queries.find('q_prepared_1')).toEqual(stored);
+    expect(await queries.findOwned('q_prepared_1', userId)).toEqual(stored);
+    expect(await queries.findOwned('q_prepared_1', 'someone-else')).toBeUndefined();
     expect(stored).toMatchObject({ status: 'succeeded', attempts: 1, queryClass: 'simple', costMicros: 26 });
     expect(stored?.finishedAt).toBeInstanceOf(Date);
     // A null JSON column is SQL NULL, not the JSON value null.
@@ -101,8 +110,29 @@ describe('the worker path of the queries repository on real Postgres (prepared s
     const stored = await queries.markSucceeded('q_prepared_2', partial, (row) =>
       ledgerEntryOf(row, PRICING, Date.now()),
     );
-    expect(stored).toEqual(await queries.find('q_prepared_2'));
+    expect(stored).toEqual(await built('q_prepared_2'));
     expect(stored).toMatchObject({ fallback, cached: false, quality: null });
+  });
+
+  it('inserts a queued query once per idempotency key, with its experiment', async () => {
+    const queries = createQueriesRepo(db.db);
+    const userId = (await createUsersRepo(db.db).createUserWithKey({ tier: 'free' })).id;
+    const input = {
+      userId,
+      query: 'wifi?',
+      requestId: 'r-idem',
+      idempotencyKey: 'key-1',
+      experiment: { id: 'e1', variant: 'b' },
+    };
+    const first = await queries.insertQueued({ id: 'q_idem_1', ...input });
+    expect(first.created).toBe(true);
+    expect(first.row).toEqual(await built('q_idem_1'));
+    expect(first.row).toMatchObject({ status: 'queued', experimentId: 'e1', experimentVariant: 'b' });
+    const again = await queries.insertQueued({ id: 'q_idem_2', ...input });
+    expect(again).toEqual({ row: first.row, created: false });
+    expect(await built('q_idem_2')).toBeUndefined();
+    const plain = await queries.insertQueued({ id: 'q_idem_3', userId, query: 'q', requestId: 'r3' });
+    expect(plain.row).toMatchObject({ idempotencyKey: null, experimentId: null, attempts: 0 });
   });
 
   it('stores neither row nor entry when the ledger entry fails (one transaction)', async () => {

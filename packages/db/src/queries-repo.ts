@@ -61,7 +61,38 @@ const SUCCESS_FIELDS = [
   'queryClass',
 ] as const satisfies readonly (keyof QuerySuccess)[];
 
-// The worker's two statements per answer, prepared (built once, parsed once per connection).
+// The statements every generated answer runs, prepared (built once, parsed once per connection):
+// the API's insert and reads of the row, the worker's claim and store.
+const insertQueuedStatement = preparedStatement((db) =>
+  (db as Database)
+    .insert(queries)
+    .values({
+      id: sql.placeholder('id'),
+      userId: sql.placeholder('userId'),
+      status: 'queued',
+      query: sql.placeholder('query'),
+      requestId: sql.placeholder('requestId'),
+      idempotencyKey: sql.placeholder('idempotencyKey'),
+      experimentId: sql.placeholder('experimentId'),
+      experimentVariant: sql.placeholder('experimentVariant'),
+    })
+    .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
+    .returning(),
+);
+const findStatement = preparedStatement((db) =>
+  (db as Database)
+    .select()
+    .from(queries)
+    .where(eq(queries.id, sql.placeholder('id')))
+    .limit(1),
+);
+const findOwnedStatement = preparedStatement((db) =>
+  (db as Database)
+    .select()
+    .from(queries)
+    .where(and(eq(queries.id, sql.placeholder('id')), eq(queries.userId, sql.placeholder('userId'))))
+    .limit(1),
+);
 const markRunningStatement = preparedStatement((db) =>
   (db as Database)
     .update(queries)
@@ -156,20 +187,17 @@ export function createQueriesRepo(db: Database) {
       /** The experiment variant the question is answered under. */
       experiment?: { id: string; variant: string };
     }): Promise<{ row: QueryRow; created: boolean }> {
-      const inserted = await db
-        .insert(queries)
-        .values({
+      const inserted = queryRows(
+        await insertQueuedStatement(db, {
           id: input.id,
           userId: input.userId,
-          status: 'queued',
           query: input.query,
           requestId: input.requestId,
           idempotencyKey: input.idempotencyKey ?? null,
           experimentId: input.experiment?.id ?? null,
           experimentVariant: input.experiment?.variant ?? null,
-        })
-        .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
-        .returning();
+        }),
+      );
       if (inserted[0]) return { row: inserted[0], created: true };
       const existing = await db
         .select()
@@ -259,12 +287,7 @@ export function createQueriesRepo(db: Database) {
 
     /** A query of this user, or `undefined` (unknown and foreign ids look the same). */
     async findOwned(id: string, userId: string): Promise<QueryRow | undefined> {
-      const rows = await db
-        .select()
-        .from(queries)
-        .where(and(eq(queries.id, id), eq(queries.userId, userId)))
-        .limit(1);
-      return rows[0];
+      return queryRows(await findOwnedStatement(db, { id, userId }))[0];
     },
 
     /** Queries still `queued` or `running` that were created before `cutoff`, oldest first. */
@@ -279,8 +302,7 @@ export function createQueriesRepo(db: Database) {
 
     /** Any query by id (the worker's view). */
     async find(id: string): Promise<QueryRow | undefined> {
-      const rows = await db.select().from(queries).where(eq(queries.id, id)).limit(1);
-      return rows[0];
+      return queryRows(await findStatement(db, { id }))[0];
     },
 
     /**
