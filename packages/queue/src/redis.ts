@@ -1,4 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { coalesceRedisWrites } from './write-coalescing.ts';
 
 /** A connection to one Redis or to a Redis Cluster: every module that talks to Redis takes either. */
 export type RedisClient = Redis | Cluster;
@@ -16,7 +17,9 @@ export type RedisClient = Redis | Cluster;
  *   spike before this). The one-pipeline-at-a-time cost above is bounded here: every submit step
  *   has its own deadline (503 when it passes), and readiness and the rest stay on `command`.
  * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`. Not auto-pipelined:
- *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline.
+ *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline. Its
+ *   writes are coalesced instead (`coalesceWrites`): the commands a worker's jobs issue in one
+ *   event-loop turn leave in one system call, each sent at once as before.
  * - `events`: a worker's appends to event streams (see below).
  * - `subscriber`: a pub/sub connection (an API process's stream reader, its key revocations).
  *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
@@ -47,6 +50,9 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
   // write (a write is a system call, which costs more than the append itself on a busy small host).
   events: { maxRetriesPerRequest: null, enableAutoPipelining: true },
 };
+
+/** Roles whose sockets coalesce the writes of one event-loop turn (see `coalesceWrites`). */
+const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['worker']);
 
 const CLUSTER_PROTOCOLS: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
 
@@ -91,6 +97,15 @@ function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOp
   };
 }
 
+function createCluster(url: string, role: RedisRole, name: string | undefined): Cluster {
+  const { seed, node } = clusterTarget(url);
+  return new Cluster([seed], clusterOptions(role, name, node));
+}
+
+function createSingle(url: string, role: RedisRole, name: string | undefined): Redis {
+  return new Redis(url, { ...roleOptions[role], connectionName: name, retryStrategy: reconnectDelay });
+}
+
 /**
  * Opens a Redis connection for a role. The URL's database index (`redis://host:6379/3`) is
  * honoured by ioredis. A `redis+cluster://host:port` URL (`rediss+cluster://` for TLS) opens a
@@ -98,15 +113,9 @@ function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOp
  * forever with a capped backoff.
  */
 export function createRedis(url: string, role: RedisRole, name?: string): RedisClient {
-  if (isClusterUrl(url)) {
-    const { seed, node } = clusterTarget(url);
-    return new Cluster([seed], clusterOptions(role, name, node));
-  }
-  return new Redis(url, {
-    ...roleOptions[role],
-    connectionName: name,
-    retryStrategy: reconnectDelay,
-  });
+  const redis = isClusterUrl(url) ? createCluster(url, role, name) : createSingle(url, role, name);
+  if (COALESCED_ROLES.has(role)) coalesceRedisWrites(redis);
+  return redis;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
