@@ -9,7 +9,8 @@ export type RedisClient = Redis | Cluster;
  * - `command`: request paths (API). Fails fast when Redis is down (no offline queue), so a
  *   request gets a 503 instead of hanging. Not auto-pipelined: ioredis runs one auto-pipeline
  *   at a time per connection, so commands would queue behind one caught in a dropped connection
- *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage).
+ *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage). Its writes
+ *   are coalesced (`coalesceWrites`), which sends each command at once, as `worker` below.
  * - `submit`: the submit path's lookups and scripts in an API process (cache state, answer
  *   cache, single-flight marker, admission): as `command`, but auto-pipelined. Under load many
  *   submits reach the same step in one event-loop turn, and one socket write for all of them
@@ -52,7 +53,7 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
 };
 
 /** Roles whose sockets coalesce the writes of one event-loop turn (see `coalesceWrites`). */
-const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['worker']);
+const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['command', 'worker']);
 
 const CLUSTER_PROTOCOLS: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
 

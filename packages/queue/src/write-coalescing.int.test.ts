@@ -34,7 +34,7 @@ async function ready(role: 'worker' | 'command'): Promise<Redis> {
   return redis;
 }
 
-describe('coalesced writes on a worker connection (real Redis)', () => {
+describe('coalesced writes on a worker or command connection (real Redis)', () => {
   it('sends the commands of one turn in one flush, each answered in order', async () => {
     const redis = await ready('worker');
     try {
@@ -52,8 +52,8 @@ describe('coalesced writes on a worker connection (real Redis)', () => {
     }
   });
 
-  it('coalesces again on the socket of a reconnect', async () => {
-    const redis = await ready('worker');
+  it('coalesces again on the socket of a reconnect (a command connection)', async () => {
+    const redis = await ready('command');
     try {
       const first = redis.stream;
       redis.disconnect(true);
@@ -72,12 +72,14 @@ describe('coalesced writes on a worker connection (real Redis)', () => {
     }
   });
 
-  it('leaves a request connection writing each command as it is issued', async () => {
-    const redis = await ready('command');
+  it('leaves an auto-pipelined connection to ioredis, one write per pipeline', async () => {
+    const redis = createRedis(t.url, 'submit') as Redis;
     try {
+      await waitForRedis(redis);
       const flushes = countFlushes(redis.stream as Socket);
       await Promise.all(Array.from({ length: 5 }, (_, i) => redis.set(`${t.prefix}:plain:${i}`, 'x')));
-      expect(flushes()).toBe(5);
+      expect(flushes()).toBe(1);
+      expect(await redis.get(`${t.prefix}:plain:4`)).toBe('x');
     } finally {
       redis.disconnect();
     }
