@@ -107,7 +107,8 @@ const addToGlobal = preparedStatement((db) =>
  * transaction takes the two row locks in the same order, so two can never deadlock. (One
  * statement with data-modifying CTEs saves two round trips, but Postgres runs the CTEs in no set
  * order, and the submit-refusal test saw "deadlock detected" under load.) Each is a prepared
- * statement: every answer and every stored cache hit runs them.
+ * statement: every answer and every stored cache hit runs them. `tx` must be a transaction: the
+ * two aggregate upserts are sent together and rely on its one connection running them in order.
  */
 export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean> {
   const inserted = await insertEntry(tx, {
@@ -116,8 +117,12 @@ export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean>
   });
   if (inserted.length === 0) return false;
   const t = totals(entry);
-  await addToUser(tx, { userId: entry.userId, day: entry.day, ...t });
-  await addToGlobal(tx, { day: entry.day, ...t });
+  // Pipelined (one round trip): Postgres runs the two in order on the transaction's connection,
+  // so the user's row is still locked before the global one.
+  await Promise.all([
+    addToUser(tx, { userId: entry.userId, day: entry.day, ...t }),
+    addToGlobal(tx, { day: entry.day, ...t }),
+  ]);
   return true;
 }
 
