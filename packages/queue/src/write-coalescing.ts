@@ -1,6 +1,5 @@
 import type { Writable } from 'node:stream';
 import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis.ts';
 
 const COALESCED = Symbol('writes coalesced');
 
@@ -48,7 +47,7 @@ function coalesceConnection(redis: Redis): void {
  * {@link coalesceWrites} for an ioredis client: a single connection's socket (again after each
  * reconnect), or every node connection of a cluster client.
  */
-export function coalesceRedisWrites(redis: RedisClient): void {
+export function coalesceRedisWrites(redis: Redis | Cluster): void {
   if (redis instanceof Cluster) {
     for (const node of redis.nodes()) coalesceConnection(node);
     redis.on('+node', (node: Redis) => coalesceConnection(node));
