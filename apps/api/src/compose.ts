@@ -55,21 +55,23 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
   const redis = await connectRedis(config.redis.url, 'command', 'api', logger);
   // The submit path's lookups and scripts, auto-pipelined across concurrent submits.
   const submitRedis = await connectRedis(config.redis.url, 'submit', 'api-submit', logger);
-  // A subscribed connection runs no other command, so revocations get their own ('subscriber':
-  // no command timeout, which a subscription would outlast).
-  const subscriber = await connectRedis(config.redis.url, 'subscriber', 'api-key-revocations', logger);
+  // A subscribed connection runs no other command, so pub/sub gets its own ('subscriber': no
+  // command timeout, which a subscription would outlast): key revocations and the SSE stream
+  // reader's append notifications share it (each ignores the other's channels). The
+  // revocations close it, last.
+  const subscriber = await connectRedis(config.redis.url, 'subscriber', 'api-subscriber', logger);
   const keyRevocations = await createKeyRevocations(redis, subscriber, keys, logger);
 
   const queue = createAnswerQueue(redis, keys, config.jobs);
   const indexQueue = createIndexQueue(redis, keys, config.jobs);
   // Ledger jobs retry for hours: a Postgres outage delays rows, never loses them.
   const events = createEventStream(redis, keys, config.events);
-  // Every SSE stream and long-poll of this process: one subscriber connection for the append
-  // notifications, reads on the command connection. No connection per request.
+  // Every SSE stream and long-poll of this process: the append notifications on the subscriber
+  // connection, reads on the command connection. No connection per request.
   const eventLoopDelay = createEventLoopDelay();
   const reader = createStreamReader({
     readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
-    subscriber: await connectRedis(config.redis.url, 'subscriber', 'api-events', logger),
+    subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
     logger,
   });

@@ -27,7 +27,10 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  for (const { reader } of opened.splice(0)) reader.close();
+  for (const { reader, subscriber } of opened.splice(0)) {
+    reader.close();
+    subscriber.disconnect();
+  }
 });
 
 afterAll(async () => {
@@ -37,14 +40,18 @@ afterAll(async () => {
 async function openReader(name = `reader-${seq}`) {
   const subscriber = createRedis(t.url, 'subscriber', name);
   await waitForRedis(subscriber);
+  let reads = 0;
   const reader = createStreamReader({
-    readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
+    readAfter: (queryId, afterId, count) => {
+      reads++;
+      return events.readAfter(queryId, afterId, count);
+    },
     subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
     logger: silent,
   });
   opened.push({ reader, subscriber });
-  return { reader, subscriber };
+  return { reader, subscriber, reads: () => reads };
 }
 
 const token = (text: string) => ({ type: 'token', text }) as const;
@@ -102,6 +109,36 @@ describe('createStreamReader', () => {
     expect(reader.closing).toBe(true);
     expect(await Promise.all(pending)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(await reader.follow(newQueryId(), '0').next(10)).toBeUndefined();
+  });
+
+  it('reads once per append for many followers of one query at one position', async () => {
+    const { reader, reads } = await openReader();
+    const queryId = newQueryId();
+    await events.append(queryId, token('a'));
+    const followers = Array.from({ length: 10 }, () => reader.follow(queryId, '0'));
+    for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['a']);
+    const before = reads();
+    await events.append(queryId, token('b'));
+    for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['b']);
+    expect(reads() - before).toBe(1);
+    for (const follower of followers) follower.close();
+  });
+
+  it('shares its subscriber connection: closing leaves the other channels on it subscribed', async () => {
+    const { reader, subscriber } = await openReader();
+    const other = `${t.prefix}other-channel`;
+    await subscriber.subscribe(other);
+    const received: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === other) received.push(message);
+    });
+    const follower = reader.follow(newQueryId(), '0');
+    await follower.next(50);
+    reader.close();
+    await t.redis.publish(other, 'still here');
+    await waitUntil(() => received.length === 1, { what: 'the other channel message' });
+    expect(received).toEqual(['still here']);
+    expect(subscriber.status).toBe('ready');
   });
 
   it('serves many streams over its one subscriber connection', async () => {

@@ -1,19 +1,22 @@
 import type { StoredEvent } from '@assistant/queue';
 
-/** The connection the reader listens on: once subscribed, a Redis connection runs no other command. */
+/**
+ * The connection the reader listens on: once subscribed, a Redis connection runs no other command.
+ * It may carry other channels too (the API's key revocations): the reader only subscribes and
+ * unsubscribes its own, ignores messages on others, and leaves the connection to its owner.
+ */
 export type NotificationSubscriber = {
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
-  disconnect(): void;
 };
 
 /** Collaborators of {@link createStreamReader}. */
 export type StreamReaderDeps = {
   /** Events after an id (exclusive), oldest first: XRANGE on a shared command connection. */
   readAfter(queryId: string, afterId: string, count: number): Promise<StoredEvent[]>;
-  /** A connection of the reader's own, for the append notifications. */
+  /** A subscribed connection for the append notifications (not closed by the reader). */
   subscriber: NotificationSubscriber;
   /** The channel the worker publishes on after each append to a query's stream. */
   channelOf(queryId: string): string;
@@ -34,6 +37,9 @@ export type StreamFollower = {
 
 // XRANGE page size: a stream is read to its end, this many entries per command.
 const PAGE = 1000;
+
+/** One page of a query's stream after a cursor (exclusive). */
+type PageOf = (cursor: string) => Promise<StoredEvent[]>;
 
 type Follower = {
   queryId: string;
@@ -66,18 +72,24 @@ export function createStreamReader(deps: StreamReaderDeps) {
   let closed = false;
   let connectedOnce = false;
 
-  async function read(follower: Follower): Promise<void> {
+  /**
+   * Reads a follower's stream to its end. `firstPage`, when given, makes its first read: a page
+   * that followers at the same cursor share (see `readAll`).
+   */
+  async function read(follower: Follower, firstPage?: PageOf): Promise<void> {
     if (follower.reading) {
       follower.again = true;
       return;
     }
     follower.reading = true;
+    let pageOf: PageOf = firstPage ?? readPage(follower.queryId);
     try {
       do {
         follower.again = false;
         let page: StoredEvent[];
         do {
-          page = await deps.readAfter(follower.queryId, follower.cursor, PAGE);
+          page = await pageOf(follower.cursor);
+          pageOf = readPage(follower.queryId);
           if (follower.closed) return;
           const last = page.at(-1);
           if (last) {
@@ -95,8 +107,26 @@ export function createStreamReader(deps: StreamReaderDeps) {
     }
   }
 
+  function readPage(queryId: string): PageOf {
+    return (cursor) => deps.readAfter(queryId, cursor, PAGE);
+  }
+
+  /**
+   * After a notification: every follower of the query reads, and those at the same cursor (ten
+   * clients of one question, all caught up) share one XRANGE and its parsed entries. The shared
+   * reads all start now, after the append that was notified, so none misses it.
+   */
   function readAll(queryId: string): void {
-    for (const follower of byQuery.get(queryId) ?? []) void read(follower);
+    const pages = new Map<string, Promise<StoredEvent[]>>();
+    const shared: PageOf = (cursor) => {
+      let page = pages.get(cursor);
+      if (!page) {
+        page = deps.readAfter(queryId, cursor, PAGE);
+        pages.set(cursor, page);
+      }
+      return page;
+    };
+    for (const follower of byQuery.get(queryId) ?? []) void read(follower, shared);
   }
 
   deps.subscriber.on('message', (channel, _entryId) => {
@@ -200,12 +230,13 @@ export function createStreamReader(deps: StreamReaderDeps) {
       return byQuery.size;
     },
 
-    /** Ends every follower (their `next` resolves `undefined`) and the subscriber connection. */
+    /** Ends every follower (their `next` resolves `undefined`) and unsubscribes their channels. */
     close(): void {
       if (closed) return;
       closed = true;
+      const channels = [...channelToQuery.keys()];
       for (const followers of [...byQuery.values()]) for (const follower of [...followers]) remove(follower);
-      deps.subscriber.disconnect();
+      if (channels.length > 0) deps.subscriber.unsubscribe(...channels).catch(() => {});
     },
   };
 }

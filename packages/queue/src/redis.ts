@@ -94,6 +94,9 @@ function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOp
     ...(enableReadyCheck === undefined ? {} : { enableReadyCheck }),
     ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
     clusterRetryStrategy: reconnectDelay,
+    // Discovery (CLUSTER SLOTS on a fresh connection) may take this long per node: ioredis's 1 s
+    // failed every node of a loaded host at once ("None of startup nodes is available").
+    slotsRefreshTimeout: 5_000,
     redisOptions: { ...perNode, ...node, connectionName: name },
   };
 }

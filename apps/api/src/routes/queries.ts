@@ -2,7 +2,7 @@ import type { TierLimits } from '@assistant/config';
 import { GetQueryParams, isTerminalEvent, type QueryView, SubmitQuery } from '@assistant/contracts';
 import { type KeyOwner, type QueriesRepo, servedRowCodec, terminalEventOf } from '@assistant/db';
 import type { Flags } from '@assistant/flags';
-import type { EventStream, ServedHits, StoredEvent } from '@assistant/queue';
+import type { EventStream, ServedHits } from '@assistant/queue';
 import { isStreamId } from '@assistant/queue';
 import {
   extractContext,
@@ -16,11 +16,11 @@ import {
   withSpan,
 } from '@assistant/telemetry';
 import { type Context, Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { AppError, notFound } from '../app-error.ts';
 import { readJson } from '../json-body.ts';
 import { isFinished, queryLinks, toQueryView } from '../query-view.ts';
+import { sseMessageOf, streamSse } from '../sse-response.ts';
 import type { StreamReader } from '../stream-reader.ts';
 import type { StreamTokens } from '../stream-token.ts';
 import type { QuerySubmitter } from '../submission/submit-query.ts';
@@ -51,14 +51,6 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const QUERY_ID = /^q_[0-9a-f]{32}$/;
 // Sent as the SSE `retry:` field: how long a browser waits before reconnecting.
 const SSE_RETRY_MS = 2_000;
-
-/**
- * One stored event as an SSE message. The fields need no escaping: ids are stream ids, types come
- * from the contract, and JSON text holds no raw line break.
- */
-function sseMessageOf(stored: StoredEvent): string {
-  return `event: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\nid: ${stored.id}\n\n`;
-}
 
 /** `POST /v1/queries`, `GET /v1/queries/:id`, `GET /v1/queries/:id/events`. */
 export function createQueryRoutes(deps: QueryRoutesDeps) {
@@ -240,20 +232,18 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
     }
     // An expired stream of a finished query: replay its ending from the row.
     const expired = isFinished(row) && (await deps.events.readAfter(row.id, '0', 1)).length === 0;
-    c.header('X-Accel-Buffering', 'no');
-    c.header('Cache-Control', 'no-cache, no-transform');
-    // Everything is caught inside: Hono would turn an escaped error into an `event: error` whose data
-    // is the raw message, a second ending in no documented shape. A stream ends once, with `done`
-    // or `error` as stored, or with a reconnect hint (a comment) when this process cannot go on.
-    return streamSSE(c, async function relayEvents(stream) {
-      if (expired) {
-        const event = terminalEventOf(row)!;
-        await stream.write(`retry: ${SSE_RETRY_MS}\n\n`).catch(() => {});
-        await stream.writeSSE({ id: '0-1', event: event.type, data: JSON.stringify(event) }).catch(() => {});
+    // Only what the stream needs outlives this function: not the row, not the request's context.
+    const queryId = row.id;
+    const ending = expired ? terminalEventOf(row) : undefined;
+    // Everything is caught inside: a stream ends once, with `done` or `error` as stored, or with a
+    // reconnect hint (a comment) when this process cannot go on.
+    return streamSse(c, async function relayEvents(stream) {
+      if (ending) {
+        await stream.write(`retry: ${SSE_RETRY_MS}\n\n${sseMessageOf({ id: '0-1', event: ending })}`);
         return;
       }
       deps.metrics.sseConnections.inc();
-      const follower = deps.reader.follow(row.id, resumeFrom);
+      const follower = deps.reader.follow(queryId, resumeFrom);
       stream.onAbort(() => follower.close());
       try {
         await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
@@ -276,9 +266,9 @@ export function createQueryRoutes(deps: QueryRoutesDeps) {
         }
       } catch (error) {
         if (stream.aborted) return;
-        deps.logger.warn({ err: error, queryId: row.id }, 'event stream interrupted');
+        deps.logger.warn({ err: error, queryId }, 'event stream interrupted');
         // The client reconnects with Last-Event-ID after `retry` ms and resumes without a gap.
-        await stream.write(': interrupted, reconnect with Last-Event-ID\n\n').catch(() => {});
+        await stream.write(': interrupted, reconnect with Last-Event-ID\n\n');
       } finally {
         follower.close();
         deps.metrics.sseConnections.dec();
