@@ -352,9 +352,12 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     // The prompt template the settings name (a variant's, else the default). One the registry no
     // longer holds (removed while its experiment ran) falls back to the default wording.
     const prompt = promptTemplate(settings.prompt) ?? promptTemplate(DEFAULT_PROMPT)!;
-    const state = await deps.epochs.readCacheState(userId, task.tier);
-    // One inference per question: retrieval and the semantic cache share its vector.
-    const [vector] = await step('embed', () => deps.embedder.embed([query]));
+    // One inference per question: retrieval and the semantic cache share its vector. The cache
+    // state is read meanwhile: its reads and the embedding cache's leave in one write.
+    const [state, [vector]] = await Promise.all([
+      deps.epochs.readCacheState(userId, task.tier),
+      step('embed', () => deps.embedder.embed([query])),
+    ]);
     const retrieved = await step('retrieve', async (span) => {
       const chunks = await deps.retriever.retrieve({
         userId,

@@ -203,9 +203,11 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const renew = setInterval(() => {
       void deps.runSlots.renew(payload.user_id, slotId).catch(() => {});
     }, deps.options.runSlotLeaseMs / 3);
-    const releaseSlot = async () => {
+    let released: Promise<void> | undefined;
+    const releaseSlot = () => {
       clearInterval(renew);
-      await deps.runSlots.release(payload.user_id, slotId).catch(() => {});
+      released ??= deps.runSlots.release(payload.user_id, slotId).catch(() => {});
+      return released;
     };
 
     const attempt = job.attemptsMade + 1;
@@ -259,7 +261,8 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         (deps.now() - payload.enqueued_at) / 1000,
       );
       finished(payload, false);
-      await closeQuery(payload, 'succeeded');
+      // Both slots freed at once (their commands leave in one write); the `finally` finds it done.
+      await Promise.all([closeQuery(payload, 'succeeded'), releaseSlot()]);
     } catch (error) {
       if (error instanceof SupersededError) {
         // Another run took this job over after our lock lapsed; it will finish the query.

@@ -95,4 +95,23 @@ describe('the cost ledger on real Postgres', () => {
       costMicros: 26,
     });
   });
+
+  it('records and forgets concurrently without a deadlock, each entry counted once', async () => {
+    const costs = createCostsRepo(db.db);
+    const day = '2026-04-01';
+    const ids = Array.from({ length: 40 }, (_, i) => `qc${i}`);
+    // Replays (the same id twice at once) and withdrawals racing new entries, on two users.
+    await Promise.all([
+      ...ids.map((id, i) => costs.record(entry(id, { day, userId: `uc${i % 2}` }))),
+      ...ids.slice(0, 10).map((id, i) => costs.record(entry(id, { day, userId: `uc${i % 2}` }))),
+    ]);
+    await Promise.all([
+      ...ids.slice(0, 20).map((id) => costs.forget(id)),
+      ...ids.map((id, i) => costs.record(entry(`${id}b`, { day, userId: `uc${i % 2}` }))),
+    ]);
+    const [global] = await costs.globalUsage(day, day);
+    expect(global).toEqual(usage(day, [60, 0, 6000, 600, 1560]));
+    const perUser = await Promise.all(['uc0', 'uc1'].map((u) => costs.userUsage(u, day, day)));
+    expect(perUser.map((rows) => rows[0]?.queries)).toEqual([30, 30]);
+  });
 });

@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { insertJsonRows } from './insert-json.ts';
+import { preparedStatement, type Runner } from './prepared-statement.ts';
 import { costLedger, globalDailyCosts, userApiCosts, users } from './schema.ts';
 
 /** One ledger entry: a query's tokens, the prices used and the cost in micro-dollars. */
@@ -39,19 +40,62 @@ function withoutTotals(table: typeof userApiCosts | typeof globalDailyCosts, ent
 }
 
 /** A transaction (or the database) to write in. */
-export type Writer = Pick<Database, 'insert' | 'execute'>;
+export type Writer = Pick<Database, 'insert' | 'execute'> & Runner;
 
-/** The aggregates of a row with `entry`'s totals added. */
-function withTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry: CostEntry) {
-  const t = totals(entry);
+/** The aggregates of a row with the upserted row's totals (`excluded`) added. */
+function addedTotals(table: typeof userApiCosts | typeof globalDailyCosts) {
   return {
-    queries: sql`${table.queries} + ${t.queries}`,
-    cacheHits: sql`${table.cacheHits} + ${t.cacheHits}`,
-    promptTokens: sql`${table.promptTokens} + ${t.promptTokens}`,
-    completionTokens: sql`${table.completionTokens} + ${t.completionTokens}`,
-    costMicros: sql`${table.costMicros} + ${t.costMicros}`,
+    queries: sql`${table.queries} + excluded.queries`,
+    cacheHits: sql`${table.cacheHits} + excluded.cache_hits`,
+    promptTokens: sql`${table.promptTokens} + excluded.prompt_tokens`,
+    completionTokens: sql`${table.completionTokens} + excluded.completion_tokens`,
+    costMicros: sql`${table.costMicros} + excluded.cost_micros`,
   };
 }
+
+/** A placeholder per name, typed as a value (an insert's `values` takes placeholders). */
+function placeholders<K extends string>(names: readonly K[]): Record<K, never> {
+  return Object.fromEntries(names.map((name) => [name, sql.placeholder(name)])) as Record<K, never>;
+}
+
+const TOTALS = ['queries', 'cacheHits', 'promptTokens', 'completionTokens', 'costMicros'] as const;
+const ENTRY = [
+  'queryId',
+  'userId',
+  'day',
+  'provider',
+  'model',
+  'promptTokens',
+  'completionTokens',
+  'inputNanosPerToken',
+  'outputNanosPerToken',
+  'costMicros',
+  'cached',
+] as const;
+
+// recordCost's three statements, prepared (built once, parsed once per connection).
+const insertEntry = preparedStatement((db) =>
+  (db as Database)
+    .insert(costLedger)
+    .values({
+      ...placeholders(ENTRY),
+      createdAt: sql`coalesce(${sql.placeholder('createdAt')}::timestamptz, now())`,
+    })
+    .onConflictDoNothing({ target: costLedger.queryId })
+    .returning({ queryId: costLedger.queryId }),
+);
+const addToUser = preparedStatement((db) =>
+  (db as Database)
+    .insert(userApiCosts)
+    .values(placeholders(['userId', 'day', ...TOTALS]))
+    .onConflictDoUpdate({ target: [userApiCosts.userId, userApiCosts.day], set: addedTotals(userApiCosts) }),
+);
+const addToGlobal = preparedStatement((db) =>
+  (db as Database)
+    .insert(globalDailyCosts)
+    .values(placeholders(['day', ...TOTALS]))
+    .onConflictDoUpdate({ target: globalDailyCosts.day, set: addedTotals(globalDailyCosts) }),
+);
 
 /**
  * Records a query's cost exactly once, inside the caller's transaction (the one that stores the
@@ -63,26 +107,23 @@ function withTotals(table: typeof userApiCosts | typeof globalDailyCosts, entry:
  * every answer updates, so its lock is held the shortest) — as in {@link forgetCost}: every
  * transaction takes the two row locks in the same order, so two can never deadlock. (One
  * statement with data-modifying CTEs saves two round trips, but Postgres runs the CTEs in no set
- * order, and the submit-refusal test saw "deadlock detected" under load.)
+ * order, and the submit-refusal test saw "deadlock detected" under load.) Each is a prepared
+ * statement: every answer and every stored cache hit runs them. `tx` must be a transaction: the
+ * two aggregate upserts are sent together and rely on its one connection running them in order.
  */
 export async function recordCost(tx: Writer, entry: CostEntry): Promise<boolean> {
-  const inserted = await tx
-    .insert(costLedger)
-    .values(entry)
-    .onConflictDoNothing({ target: costLedger.queryId })
-    .returning({ queryId: costLedger.queryId });
+  const inserted = await insertEntry(tx, {
+    ...entry,
+    createdAt: entry.createdAt?.toISOString() ?? null,
+  });
   if (inserted.length === 0) return false;
-  await tx
-    .insert(userApiCosts)
-    .values({ userId: entry.userId, day: entry.day, ...totals(entry) })
-    .onConflictDoUpdate({
-      target: [userApiCosts.userId, userApiCosts.day],
-      set: withTotals(userApiCosts, entry),
-    });
-  await tx
-    .insert(globalDailyCosts)
-    .values({ day: entry.day, ...totals(entry) })
-    .onConflictDoUpdate({ target: globalDailyCosts.day, set: withTotals(globalDailyCosts, entry) });
+  const t = totals(entry);
+  // Pipelined (one round trip): Postgres runs the two in order on the transaction's connection,
+  // so the user's row is still locked before the global one.
+  await Promise.all([
+    addToUser(tx, { userId: entry.userId, day: entry.day, ...t }),
+    addToGlobal(tx, { day: entry.day, ...t }),
+  ]);
   return true;
 }
 
@@ -125,24 +166,20 @@ export async function recordCosts(tx: Writer, entries: readonly CostEntry[]): Pr
   const users = [...byUserDay.values()].sort((a, b) =>
     a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.day < b.day ? -1 : a.day > b.day ? 1 : 0,
   );
-  const added = (table: typeof userApiCosts | typeof globalDailyCosts) => ({
-    queries: sql`${table.queries} + excluded.queries`,
-    cacheHits: sql`${table.cacheHits} + excluded.cache_hits`,
-    promptTokens: sql`${table.promptTokens} + excluded.prompt_tokens`,
-    completionTokens: sql`${table.completionTokens} + excluded.completion_tokens`,
-    costMicros: sql`${table.costMicros} + excluded.cost_micros`,
-  });
   for (const row of users) {
     await tx
       .insert(userApiCosts)
       .values(row)
-      .onConflictDoUpdate({ target: [userApiCosts.userId, userApiCosts.day], set: added(userApiCosts) });
+      .onConflictDoUpdate({
+        target: [userApiCosts.userId, userApiCosts.day],
+        set: addedTotals(userApiCosts),
+      });
   }
   for (const day of [...byDay.keys()].sort()) {
     await tx
       .insert(globalDailyCosts)
       .values({ day, ...byDay.get(day)! })
-      .onConflictDoUpdate({ target: globalDailyCosts.day, set: added(globalDailyCosts) });
+      .onConflictDoUpdate({ target: globalDailyCosts.day, set: addedTotals(globalDailyCosts) });
   }
   return recorded.length;
 }

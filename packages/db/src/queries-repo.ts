@@ -10,6 +10,7 @@ import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { type CostEntry, forgetCost, recordCost, recordCosts } from './costs-repo.ts';
 import { insertJsonRows } from './insert-json.ts';
+import { placeholder, preparedStatement, rowsOf } from './prepared-statement.ts';
 import { type QueryRow, queries, users } from './schema.ts';
 
 /** Fields stored when a query finishes with an answer. */
@@ -38,6 +39,83 @@ export type QuerySuccess = {
 
 /** The ledger entry of a row about to be stored (`ledgerEntryOf` with the answer's prices). */
 export type LedgerOf = (row: QueryRow) => CostEntry;
+
+const OPEN = sql`${queries.status} in ('queued', 'running')`;
+const queryRows = rowsOf(queries);
+
+/** The columns {@link QuerySuccess} sets, every one of them: what the prepared `markSucceeded` fills. */
+const SUCCESS_FIELDS = [
+  'answer',
+  'outcome',
+  'sources',
+  'model',
+  'provider',
+  'promptTokens',
+  'completionTokens',
+  'costMicros',
+  'truncated',
+  'cached',
+  'fallback',
+  'qualityScore',
+  'quality',
+  'escalation',
+  'queryClass',
+] as const satisfies readonly (keyof QuerySuccess)[];
+
+// The statements every generated answer runs, prepared (built once, parsed once per connection):
+// the API's insert and reads of the row, the worker's claim and store.
+const insertQueuedStatement = preparedStatement((db) =>
+  (db as Database)
+    .insert(queries)
+    .values({
+      id: sql.placeholder('id'),
+      userId: sql.placeholder('userId'),
+      status: 'queued',
+      query: sql.placeholder('query'),
+      requestId: sql.placeholder('requestId'),
+      idempotencyKey: sql.placeholder('idempotencyKey'),
+      experimentId: sql.placeholder('experimentId'),
+      experimentVariant: sql.placeholder('experimentVariant'),
+    })
+    .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
+    .returning(),
+);
+const findStatement = preparedStatement((db) =>
+  (db as Database)
+    .select()
+    .from(queries)
+    .where(eq(queries.id, sql.placeholder('id')))
+    .limit(1),
+);
+const findOwnedStatement = preparedStatement((db) =>
+  (db as Database)
+    .select()
+    .from(queries)
+    .where(and(eq(queries.id, sql.placeholder('id')), eq(queries.userId, sql.placeholder('userId'))))
+    .limit(1),
+);
+const markRunningStatement = preparedStatement((db) =>
+  (db as Database)
+    .update(queries)
+    .set({
+      status: 'running',
+      attempts: placeholder('attempt'),
+      startedAt: sql`coalesce(${queries.startedAt}, now())`,
+    })
+    .where(and(eq(queries.id, sql.placeholder('id')), eq(queries.userId, sql.placeholder('userId')), OPEN))
+    .returning(),
+);
+const markSucceededStatement = preparedStatement((db) =>
+  (db as Database)
+    .update(queries)
+    .set({
+      status: 'succeeded',
+      ...Object.fromEntries(SUCCESS_FIELDS.map((field) => [field, placeholder(field)])),
+      finishedAt: sql`now()`,
+    })
+    .where(and(eq(queries.id, sql.placeholder('id')), OPEN))
+    .returning(),
+);
 
 /** A query answered from the cache, before it is stored: what {@link servedRowOf} reads. */
 export type ServedQuery = {
@@ -110,20 +188,17 @@ export function createQueriesRepo(db: Database) {
       /** The experiment variant the question is answered under. */
       experiment?: { id: string; variant: string };
     }): Promise<{ row: QueryRow; created: boolean }> {
-      const inserted = await db
-        .insert(queries)
-        .values({
+      const inserted = queryRows(
+        await insertQueuedStatement(db, {
           id: input.id,
           userId: input.userId,
-          status: 'queued',
           query: input.query,
           requestId: input.requestId,
           idempotencyKey: input.idempotencyKey ?? null,
           experimentId: input.experiment?.id ?? null,
           experimentVariant: input.experiment?.variant ?? null,
-        })
-        .onConflictDoNothing({ target: [queries.userId, queries.idempotencyKey] })
-        .returning();
+        }),
+      );
       if (inserted[0]) return { row: inserted[0], created: true };
       const existing = await db
         .select()
@@ -212,12 +287,7 @@ export function createQueriesRepo(db: Database) {
 
     /** A query of this user, or `undefined` (unknown and foreign ids look the same). */
     async findOwned(id: string, userId: string): Promise<QueryRow | undefined> {
-      const rows = await db
-        .select()
-        .from(queries)
-        .where(and(eq(queries.id, id), eq(queries.userId, userId)))
-        .limit(1);
-      return rows[0];
+      return queryRows(await findOwnedStatement(db, { id, userId }))[0];
     },
 
     /** Queries still `queued` or `running` that were created before `cutoff`, oldest first. */
@@ -232,8 +302,7 @@ export function createQueriesRepo(db: Database) {
 
     /** Any query by id (the worker's view). */
     async find(id: string): Promise<QueryRow | undefined> {
-      const rows = await db.select().from(queries).where(eq(queries.id, id)).limit(1);
-      return rows[0];
+      return queryRows(await findStatement(db, { id }))[0];
     },
 
     /**
@@ -253,18 +322,7 @@ export function createQueriesRepo(db: Database) {
      * `undefined` when the query is finished, unknown or another user's (then nothing changes).
      */
     async markRunning(id: string, userId: string, attempt: number): Promise<QueryRow | undefined> {
-      const rows = await db
-        .update(queries)
-        .set({ status: 'running', attempts: attempt, startedAt: sql`coalesce(${queries.startedAt}, now())` })
-        .where(
-          and(
-            eq(queries.id, id),
-            eq(queries.userId, userId),
-            sql`${queries.status} in ('queued', 'running')`,
-          ),
-        )
-        .returning();
-      return rows[0];
+      return queryRows(await markRunningStatement(db, { id, userId, attempt }))[0];
     },
 
     /**
@@ -274,13 +332,19 @@ export function createQueriesRepo(db: Database) {
      */
     async markSucceeded(id: string, result: QuerySuccess, ledger: LedgerOf): Promise<QueryRow | undefined> {
       return db.transaction(async (tx) => {
-        const rows = await tx
-          .update(queries)
-          .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
-          .where(and(eq(queries.id, id), sql`${queries.status} in ('queued', 'running')`))
-          .returning();
-        if (rows[0]) await recordCost(tx, ledger(rows[0]));
-        return rows[0];
+        // Every answer column given (as `rowOfAnswer` gives them): the prepared statement. A
+        // result that leaves some out keeps those columns as they are, which only a built one does.
+        const row = SUCCESS_FIELDS.every((field) => result[field] !== undefined)
+          ? queryRows(await markSucceededStatement(tx, { id, ...result }))[0]
+          : (
+              await tx
+                .update(queries)
+                .set({ status: 'succeeded', ...result, finishedAt: sql`now()` })
+                .where(and(eq(queries.id, id), OPEN))
+                .returning()
+            )[0];
+        if (row) await recordCost(tx, ledger(row));
+        return row;
       });
     },
 

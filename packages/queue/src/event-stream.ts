@@ -20,7 +20,11 @@ const guardedAppend = loadLua(new URL('./lua/guarded-append.lua', import.meta.ur
 
 // Appended right after a claiming run's `started` when an earlier run already wrote to the
 // stream (a rescued or re-enqueued job): a client discards the tokens it has so far.
-const TAKEOVER: QueryEvent = { type: 'restart', reason: 'worker lost; answering again' };
+// Sent as JSON with every claiming append: stringified once.
+const TAKEOVER = JSON.stringify({
+  type: 'restart',
+  reason: 'worker lost; answering again',
+} satisfies QueryEvent);
 
 function parseEntries(entries: StreamEntry[]): StoredEvent[] {
   const out: StoredEvent[] = [];
@@ -70,7 +74,7 @@ export function createEventStream(redis: RedisClient, keys: Keys, options: Event
           maxLength,
           options.ttlSeconds,
           keys.eventsNotify(queryId),
-          JSON.stringify(TAKEOVER),
+          TAKEOVER,
         ],
       );
       return typeof reply === 'string' ? reply : undefined;

@@ -1,4 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { coalesceRedisWrites } from './write-coalescing.ts';
 
 /** A connection to one Redis or to a Redis Cluster: every module that talks to Redis takes either. */
 export type RedisClient = Redis | Cluster;
@@ -8,7 +9,8 @@ export type RedisClient = Redis | Cluster;
  * - `command`: request paths (API). Fails fast when Redis is down (no offline queue), so a
  *   request gets a 503 instead of hanging. Not auto-pipelined: ioredis runs one auto-pipeline
  *   at a time per connection, so commands would queue behind one caught in a dropped connection
- *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage).
+ *   instead of failing fast (the Redis-outage test saw /readyz wait out the outage). Its writes
+ *   are coalesced (`coalesceWrites`), which sends each command at once, as `worker` below.
  * - `submit`: the submit path's lookups and scripts in an API process (cache state, answer
  *   cache, single-flight marker, admission): as `command`, but auto-pipelined. Under load many
  *   submits reach the same step in one event-loop turn, and one socket write for all of them
@@ -16,7 +18,9 @@ export type RedisClient = Redis | Cluster;
  *   spike before this). The one-pipeline-at-a-time cost above is bounded here: every submit step
  *   has its own deadline (503 when it passes), and readiness and the rest stay on `command`.
  * - `worker`: BullMQ workers; BullMQ requires `maxRetriesPerRequest: null`. Not auto-pipelined:
- *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline.
+ *   BullMQ duplicates it for blocking commands, which must not queue behind a pipeline. Its
+ *   writes are coalesced instead (`coalesceWrites`): the commands a worker's jobs issue in one
+ *   event-loop turn leave in one system call, each sent at once as before.
  * - `events`: a worker's appends to event streams (see below).
  * - `subscriber`: a pub/sub connection (an API process's stream reader, its key revocations).
  *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
@@ -47,6 +51,9 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
   // write (a write is a system call, which costs more than the append itself on a busy small host).
   events: { maxRetriesPerRequest: null, enableAutoPipelining: true },
 };
+
+/** Roles whose sockets coalesce the writes of one event-loop turn (see `coalesceWrites`). */
+const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['command', 'worker']);
 
 const CLUSTER_PROTOCOLS: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
 
@@ -94,6 +101,15 @@ function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOp
   };
 }
 
+function createCluster(url: string, role: RedisRole, name: string | undefined): Cluster {
+  const { seed, node } = clusterTarget(url);
+  return new Cluster([seed], clusterOptions(role, name, node));
+}
+
+function createSingle(url: string, role: RedisRole, name: string | undefined): Redis {
+  return new Redis(url, { ...roleOptions[role], connectionName: name, retryStrategy: reconnectDelay });
+}
+
 /**
  * Opens a Redis connection for a role. The URL's database index (`redis://host:6379/3`) is
  * honoured by ioredis. A `redis+cluster://host:port` URL (`rediss+cluster://` for TLS) opens a
@@ -101,15 +117,9 @@ function clusterOptions(role: RedisRole, name: string | undefined, node: RedisOp
  * forever with a capped backoff.
  */
 export function createRedis(url: string, role: RedisRole, name?: string): RedisClient {
-  if (isClusterUrl(url)) {
-    const { seed, node } = clusterTarget(url);
-    return new Cluster([seed], clusterOptions(role, name, node));
-  }
-  return new Redis(url, {
-    ...roleOptions[role],
-    connectionName: name,
-    retryStrategy: reconnectDelay,
-  });
+  const redis = isClusterUrl(url) ? createCluster(url, role, name) : createSingle(url, role, name);
+  if (COALESCED_ROLES.has(role)) coalesceRedisWrites(redis);
+  return redis;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
