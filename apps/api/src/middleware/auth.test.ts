@@ -83,4 +83,39 @@ describe('user auth key cache', () => {
     await get();
     expect(state.lookups).toBe(3);
   });
+
+  it('lets concurrent requests with one key share a single lookup', async () => {
+    const { state, lookup } = keyStore();
+    const auth = createUserAuth(lookup, { cacheTtlMs: 60_000 });
+    const get = appWith(auth);
+    let release = () => {};
+    state.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const burst = Array.from({ length: 20 }, () => get());
+    await expect.poll(() => state.lookups).toBe(1);
+    release();
+    const statuses = (await Promise.all(burst)).map((res) => res.status);
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+    expect(state.lookups).toBe(1);
+  });
+
+  it('does not let a request after an eviction join a lookup that started before it', async () => {
+    const { state, lookup } = keyStore();
+    const auth = createUserAuth(lookup, { cacheTtlMs: 60_000 });
+    const get = appWith(auth);
+    let release = () => {};
+    state.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const before = get();
+    await expect.poll(() => state.lookups).toBe(1);
+    state.revoked = true;
+    auth.evict(hashApiKey(KEY));
+    const after = get();
+    await expect.poll(() => state.lookups).toBe(2);
+    release();
+    expect((await before).status).toBe(200);
+    expect((await after).status).toBe(401);
+  });
 });

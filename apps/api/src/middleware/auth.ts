@@ -52,18 +52,35 @@ export function createUserAuth(lookup: KeyLookup, options: UserAuthOptions): Use
   // Bumped by every eviction: a lookup that started before a revocation may have read the key
   // as live, and must not put it back into the cache after the eviction.
   let invalidations = 0;
+  // Lookups under way, by key hash: a burst of one key's requests (a cold cache after a restart,
+  // 1000 questions at once) waits for one Postgres lookup instead of queueing one each behind the
+  // pool. A request joins only a lookup started since the last eviction, so none is answered
+  // from a read a revocation has overtaken.
+  const pending = new Map<string, { since: number; owner: Promise<KeyOwner | undefined> }>();
+
+  function lookupOnce(token: string, keyHash: string): Promise<KeyOwner | undefined> {
+    const running = pending.get(keyHash);
+    if (running && running.since === invalidations && cacheUsable()) return running.owner;
+    const since = invalidations;
+    const owner = lookup(token).then((found) => {
+      if (found && cacheUsable() && since === invalidations) cache.set(keyHash, found);
+      return found;
+    });
+    const entry = { since, owner };
+    pending.set(keyHash, entry);
+    const done = () => {
+      if (pending.get(keyHash) === entry) pending.delete(keyHash);
+    };
+    owner.then(done, done);
+    return owner;
+  }
 
   async function userAuth(c: Parameters<MiddlewareHandler<AppEnv>>[0], next: () => Promise<void>) {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) throw unauthorized('missing bearer API key');
     const keyHash = hashApiKey(token);
-    let owner = cacheUsable() ? cache.get(keyHash) : undefined;
-    if (!owner) {
-      const seen = invalidations;
-      owner = await lookup(token);
-      if (!owner) throw unauthorized('invalid API key');
-      if (cacheUsable() && seen === invalidations) cache.set(keyHash, owner);
-    }
+    const owner = (cacheUsable() ? cache.get(keyHash) : undefined) ?? (await lookupOnce(token, keyHash));
+    if (!owner) throw unauthorized('invalid API key');
     c.set('user', owner);
     await next();
   }
