@@ -16,7 +16,15 @@ function keyStore() {
     await state.hold;
     return apiKey === KEY && !revokedAtStart ? owner : undefined;
   };
-  return { state, lookup };
+  /** Holds every lookup open until the returned function is called. */
+  function hold(): () => void {
+    let release = () => {};
+    state.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return release;
+  }
+  return { state, lookup, hold };
 }
 
 function appWith(auth: ReturnType<typeof createUserAuth>) {
@@ -52,13 +60,10 @@ describe('user auth key cache', () => {
   });
 
   it('does not cache a lookup that was in flight when its key was evicted', async () => {
-    const { state, lookup } = keyStore();
+    const { state, lookup, hold } = keyStore();
     const auth = createUserAuth(lookup, { cacheTtlMs: 60_000 });
     const get = appWith(auth);
-    let release = () => {};
-    state.hold = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const release = hold();
     // This lookup reads the key as live, then the key is revoked before it returns.
     const inFlight = get();
     await expect.poll(() => state.lookups).toBe(1);
@@ -85,13 +90,10 @@ describe('user auth key cache', () => {
   });
 
   it('lets concurrent requests with one key share a single lookup', async () => {
-    const { state, lookup } = keyStore();
+    const { state, lookup, hold } = keyStore();
     const auth = createUserAuth(lookup, { cacheTtlMs: 60_000 });
     const get = appWith(auth);
-    let release = () => {};
-    state.hold = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const release = hold();
     const burst = Array.from({ length: 20 }, () => get());
     await expect.poll(() => state.lookups).toBe(1);
     release();
@@ -101,13 +103,10 @@ describe('user auth key cache', () => {
   });
 
   it('does not let a request after an eviction join a lookup that started before it', async () => {
-    const { state, lookup } = keyStore();
+    const { state, lookup, hold } = keyStore();
     const auth = createUserAuth(lookup, { cacheTtlMs: 60_000 });
     const get = appWith(auth);
-    let release = () => {};
-    state.hold = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const release = hold();
     const before = get();
     await expect.poll(() => state.lookups).toBe(1);
     state.revoked = true;
