@@ -49,7 +49,11 @@ async function answer(
 ) {
   const job = { ...(await worker.queueQuery(userId, query, options)), ...extra };
   await worker.answerQueue.enqueue(job);
-  return worker.waitFinished(job.query_id);
+  const row = await worker.waitFinished(job.query_id);
+  // The worker counts a finished question (the canary counters) after its row is written, and
+  // the job leaves `active` after that: wait for it, so no count lands in a later test's window.
+  await expect.poll(() => worker.answerQueue.queue.getActiveCount(), { timeout: 5_000 }).toBe(0);
+  return row;
 }
 
 async function keysMatching(pattern: string): Promise<number> {
