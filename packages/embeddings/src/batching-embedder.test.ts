@@ -66,6 +66,27 @@ describe('createBatchingEmbedder', () => {
     expect(values(await c)).toEqual([4, 5, 6]);
   });
 
+  it('by default starts an idle model once the turn is over: texts of that turn share the inference', async () => {
+    const fake = createFakeModel();
+    const embedder = createBatchingEmbedder(fake.model);
+    const a = embedder.embed(['t1']);
+    const b = embedder.embed(['t2', 't3']);
+    expect(fake.batches).toHaveLength(0);
+    await tick();
+    expect(fake.batches).toEqual([['t1', 't2', 't3']]);
+    // Arrivals during the inference gather for the next one, which starts as soon as it ends.
+    const c = embedder.embed(['t4']);
+    await tick();
+    expect(fake.batches).toHaveLength(1);
+    fake.release();
+    expect(values(await a)).toEqual([1]);
+    expect(values(await b)).toEqual([2, 3]);
+    await tick();
+    expect(fake.batches).toEqual([['t1', 't2', 't3'], ['t4']]);
+    fake.release();
+    expect(values(await c)).toEqual([4]);
+  });
+
   it('runs a full batch at once without waiting for the timer', async () => {
     const timer = createManualTimer();
     const fake = createFakeModel();

@@ -10,7 +10,12 @@ export type BatchEmbeddingModel = { embedBatch(texts: readonly string[]): Promis
 export type BatchingEmbedderOptions = {
   /** Most texts per inference. @defaultValue 32 */
   maxBatchSize?: number;
-  /** How long the first queued text waits for company before its batch runs. @defaultValue 2 */
+  /**
+   * How long the first text queued at an idle model waits for company before its batch runs.
+   * 0: it runs once the current turn of the event loop is over (texts handed over in that turn
+   * share it); texts that arrive while an inference runs gather for the next one either way.
+   * @defaultValue 0
+   */
   maxWaitMs?: number;
 };
 
@@ -33,12 +38,13 @@ type QueuedText = { readonly text: string; readonly request: Request; readonly i
 /**
  * Micro-batches concurrent `embed` calls into shared `embedBatch` inferences: a batch runs when
  * it holds `maxBatchSize` texts or `maxWaitMs` after its first text arrived. Inferences run one
- * at a time (ONNX gains nothing from parallel runs on a few cores) while the next batch gathers.
+ * at a time (ONNX gains nothing from parallel runs on a few cores) while the next batch gathers,
+ * so under load the batches grow by themselves and an idle model adds no wait (the default 0).
  * Each caller gets exactly its own vectors in order; a failed inference rejects only the callers
  * with texts in that batch. Blank texts are rejected up front so they cannot sink a shared batch.
  *
  * @example
- * const embedder = createBatchingEmbedder(model, { maxBatchSize: 32, maxWaitMs: 2 });
+ * const embedder = createBatchingEmbedder(model, { maxBatchSize: 32 });
  * const [query] = await embedder.embed(['how do refunds work?']);
  */
 export function createBatchingEmbedder(
@@ -47,7 +53,7 @@ export function createBatchingEmbedder(
   deps: BatchingEmbedderDeps = {},
 ): Embedder {
   const maxBatchSize = options.maxBatchSize ?? 32;
-  const maxWaitMs = options.maxWaitMs ?? 2;
+  const maxWaitMs = options.maxWaitMs ?? 0;
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
     throw new RangeError(`maxBatchSize must be a positive integer, got ${maxBatchSize}`);
   }
@@ -144,6 +150,10 @@ export function createBatchingEmbedder(
 }
 
 function scheduleWithTimeout(run: () => void, ms: number): () => void {
+  if (ms <= 0) {
+    const immediate = setImmediate(run);
+    return () => clearImmediate(immediate);
+  }
   const timer = setTimeout(run, ms);
   return () => clearTimeout(timer);
 }
