@@ -117,6 +117,7 @@ export async function buildWorker(config: Config, observability: { logger: Logge
   const embedder = createCachedEmbedder(
     batchingEmbedder,
     createEmbeddingCache(redis, keys, { modelId: model.modelId }, { onCacheEvent }),
+    { onStoreError: (err) => logger.warn({ err }, 'embedding cache write failed') },
   );
   const generations = createNotesGenerations(redis, keys, (userId) => notes.generation(userId));
   const epochs = createCacheEpochs(redis, keys, { loadGeneration: (userId) => generations.current(userId) });

@@ -48,6 +48,25 @@ describe('createCachedEmbedder', () => {
     expect(model.calls).toHaveLength(1);
   });
 
+  it('returns the vectors without waiting for the cache write, and reports a failed write', async () => {
+    const model = countingEmbedder();
+    let finishWrite: (error?: Error) => void = () => {};
+    const cache = {
+      getMany: async (texts: readonly string[]) => texts.map(() => undefined),
+      setMany: () =>
+        new Promise<void>((resolve, reject) => {
+          finishWrite = (error) => (error ? reject(error) : resolve());
+        }),
+    };
+    const errors: unknown[] = [];
+    const embedder = createCachedEmbedder(model, cache, { onStoreError: (error) => errors.push(error) });
+    const vectors = await embedder.embed(['slow write']);
+    expect(vectors.map((v) => [...v])).toEqual([[10, 1]]);
+    finishWrite(new Error('redis down'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors).toEqual([new Error('redis down')]);
+  });
+
   it('fails when the model returns the wrong number of vectors', async () => {
     const broken: Embedder = { embed: async () => [] };
     await expect(createCachedEmbedder(broken, memoryCache()).embed(['a'])).rejects.toThrow(/0 vectors for 1/);

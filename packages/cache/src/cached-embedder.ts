@@ -2,17 +2,29 @@
 import type { Embedder } from '@assistant/embeddings';
 import type { EmbeddingCache } from './embedding-cache.ts';
 
+/** Collaborators of {@link createCachedEmbedder}. */
+export type CachedEmbedderDeps = {
+  /** A background cache write failed (the vectors were returned all the same). */
+  onStoreError?: (error: unknown) => void;
+};
+
 /**
  * An embedder that answers from the embedding cache and sends only the misses (each distinct
- * text once) to the model, then caches what the model returned.
+ * text once) to the model, then caches what the model returned. The write is not waited for:
+ * the caller has its vectors as soon as the model does (it is on the way to the first token),
+ * and a write that fails only means the next ask embeds the text again.
  *
  * @example
- * const embedder = createCachedEmbedder(createBatchingEmbedder(model), embeddingCache);
+ * const embedder = createCachedEmbedder(createBatchingEmbedder(model), embeddingCache, {
+ *   onStoreError: (err) => logger.warn({ err }, 'embedding cache write failed'),
+ * });
  */
 export function createCachedEmbedder(
   embedder: Embedder,
   cache: Pick<EmbeddingCache, 'getMany' | 'setMany'>,
+  deps: CachedEmbedderDeps = {},
 ): Embedder {
+  const onStoreError = deps.onStoreError ?? (() => {});
   return {
     async embed(texts: string[]): Promise<Float32Array[]> {
       const cached = await cache.getMany(texts);
@@ -25,7 +37,7 @@ export function createCachedEmbedder(
         }
         const entries = missing.map((text, i) => ({ text, vector: vectors[i]! }));
         for (const { text, vector } of entries) fresh.set(text, vector);
-        await cache.setMany(entries);
+        cache.setMany(entries).catch(onStoreError);
       }
       return texts.map((text, i) => cached[i] ?? fresh.get(text)!);
     },
