@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from './app-env.ts';
@@ -50,12 +52,60 @@ export function limitBody(limitOf: (path: string) => number): MiddlewareHandler<
 
 /**
  * Reads the whole body up to `maxBytes`. Past the limit it keeps reading (discarding) up to
- * {@link MAX_DRAIN_BYTES}: a half-read body would stall the socket (the stream adapter stops
- * the Node stream when nobody pulls, so the server's own drain never finishes and it destroys
- * the socket).
+ * {@link MAX_DRAIN_BYTES}, so the connection stays usable; beyond that the answer closes it.
+ * Under `@hono/node-server` it reads the Node request itself (`c.env.incoming`): the web
+ * stream `c.req.raw.body` would build a Request and a stream adapter first (about 90 µs of CPU
+ * per request, a tenth of a cache hit's).
  */
-async function readBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
-  const body = c.req.raw.body;
+function readBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  return incoming ? readNodeBody(incoming, maxBytes) : readWebBody(c.req.raw.body, maxBytes);
+}
+
+/**
+ * The Node request's body. Past {@link MAX_DRAIN_BYTES} it stops listening and pauses the
+ * request (never destroys it: that would reset the socket before the 413 is written).
+ */
+function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    function onData(chunk: Buffer) {
+      size += chunk.byteLength;
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size - maxBytes > MAX_DRAIN_BYTES) {
+        stop();
+        incoming.pause();
+        reject(tooLarge(maxBytes, true));
+      }
+    }
+    function onEnd() {
+      stop();
+      if (size > maxBytes) reject(tooLarge(maxBytes, false));
+      else resolve(Buffer.concat(chunks, size));
+    }
+    function onError(error: Error) {
+      stop();
+      reject(error);
+    }
+    // Closed before the end: the client went away mid-body; nobody hears the answer.
+    function onClose() {
+      stop();
+      reject(new Error('request closed before its body ended'));
+    }
+    if (incoming.readableEnded) {
+      resolve(new Uint8Array(0));
+      return;
+    }
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/** The same over a web stream (the test client's `app.request`, other runtimes). */
+async function readWebBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
