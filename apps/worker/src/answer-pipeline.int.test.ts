@@ -1,6 +1,7 @@
 import type { QueryEvent } from '@assistant/contracts';
 import { createCostsRepo } from '@assistant/db';
 import { type RunningFakeLlm, startFakeLlm } from '@assistant/fake-llm';
+import { createBudget } from '@assistant/limits';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerTestEnv, startTestWorker, type TestWorker, type WorkerTestEnv } from './test-worker.ts';
 
@@ -157,6 +158,11 @@ describe('the answer pipeline, end to end inside the worker', () => {
     expect(shape(again.events)).toEqual(['queued', 'started', 'sources', 'token…', 'done']);
     const done = again.events.at(-1);
     expect(done?.type === 'done' && done.result.answer).toBe(first.row.answer);
+    // The reservation made beside the semantic lookup is freed by the hit's settle at no cost.
+    expect(await createBudget(env.redis, env.keys).spent(userId)).toMatchObject({
+      userReservedMicros: 0,
+      userMicros: first.row.costMicros,
+    });
   });
 
   it('answers afresh with no-store: the LLM is asked and nothing new is cached', async () => {

@@ -413,7 +413,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     // The budget left retrieved chunks out of the prompt.
     if (context.sources.length < retrieved.length) deps.metrics.truncations.inc({ kind: 'context' });
     const sources = context.sources.map(toSource);
-    await emit(task, { type: 'sources', sources });
     const evidence = context.sources.map((s) => ({
       noteId: s.noteId,
       chunkId: s.chunkId,
@@ -421,10 +420,21 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
     }));
     const evidenceKey = evidenceFingerprint(evidence);
 
-    const similar =
+    // Reserve the worst case before spending: the prompt plus every token we allow, at the
+    // dearest price in the chain. A retry of this query reuses its reservation.
+    const promptTokens = context.messages.reduce((n, m) => n + deps.countTokens(m.content) + 4, 0);
+    const worstCase = costMicros(picked.worstCasePricing, {
+      promptTokens,
+      completionTokens: deps.options.maxTokens,
+    });
+    // The `sources` append, the semantic-cache lookup and the reservation leave together (one
+    // write, one wait instead of three). A semantic hit then frees the reservation when it
+    // settles at no cost; a refused reservation does not stop a semantic hit, as before.
+    const sourcesSent = emit(task, { type: 'sources', sources });
+    const lookingUp =
       task.bypassCache || !on(task, 'semanticCache')
         ? undefined
-        : await step('semantic_cache', async (span) => {
+        : step('semantic_cache', async (span) => {
             const hit = await deps.semanticCache.lookup({
               state,
               settings,
@@ -435,6 +445,21 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
             span.setAttributes({ 'cache.tier': 'semantic', 'cache.hit': hit !== undefined });
             return hit;
           });
+    // The `budgets` flag off: nothing is reserved or refused (the spend is still settled).
+    const reserving = on(task, 'budgets')
+      ? step('reserve_budget', async (span) => {
+          const reserved = await deps.budget.reserve({
+            userId,
+            queryId,
+            amountMicros: worstCase,
+            userBudgetMicros: task.dailyBudgetMicros,
+            globalBudgetMicros: deps.global.dailyBudgetMicros,
+          });
+          span.setAttributes({ reserved_micros: worstCase, 'budget.ok': reserved.ok });
+          return reserved;
+        })
+      : ({ ok: true } as const);
+    const [, similar, reservation] = await Promise.all([sourcesSent, lookingUp, reserving]);
     if (similar) {
       const answer: Answer = {
         ...similar,
@@ -449,27 +474,6 @@ export function createAnswerPipeline(deps: AnswerPipelineDeps) {
       return { cache: 'semantic' };
     }
 
-    // Reserve the worst case before spending: the prompt plus every token we allow, at the
-    // dearest price in the chain. A retry of this query reuses its reservation.
-    const promptTokens = context.messages.reduce((n, m) => n + deps.countTokens(m.content) + 4, 0);
-    const worstCase = costMicros(picked.worstCasePricing, {
-      promptTokens,
-      completionTokens: deps.options.maxTokens,
-    });
-    // The `budgets` flag off: nothing is reserved or refused (the spend is still settled).
-    const reservation = on(task, 'budgets')
-      ? await step('reserve_budget', async (span) => {
-          const reserved = await deps.budget.reserve({
-            userId,
-            queryId,
-            amountMicros: worstCase,
-            userBudgetMicros: task.dailyBudgetMicros,
-            globalBudgetMicros: deps.global.dailyBudgetMicros,
-          });
-          span.setAttributes({ reserved_micros: worstCase, 'budget.ok': reserved.ok });
-          return reserved;
-        })
-      : ({ ok: true } as const);
     if (!reservation.ok) {
       throw new TerminalError(
         'budget_exceeded',
