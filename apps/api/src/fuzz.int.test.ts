@@ -558,4 +558,41 @@ describe('every route answers bad input with a JSON 4xx and keeps the connection
       connection.destroy();
     }
   });
+  it('finishes a request whose body the client cut short (half-closed mid-body) as a 400, never a 5xx', async () => {
+    const metrics = async () => (await t.app.request('/metrics')).text();
+    const errorsIn = (text: string) =>
+      [...text.matchAll(/^assistant_errors_total\{type="[^"]+"\} (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    const submits400In = (text: string) =>
+      Number(
+        /^assistant_http_request_duration_seconds_count\{[^}]*route="\/v1\/queries"[^}]*status="400"[^}]*\} (\d+)/m.exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    const before = await metrics();
+    const status = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(
+          `POST /v1/queries HTTP/1.1\r\nhost: localhost\r\nauthorization: ${userAuth}\r\n` +
+            'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"query":"cut sh',
+        );
+        setTimeout(() => socket.end(), 50);
+      });
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1');
+      });
+      socket.on('close', () => resolve(received.split('\r\n')[0] ?? ''));
+      socket.on('error', reject);
+    });
+    expect(status).toMatch(/^HTTP\/1\.1 400 /);
+    // The handler itself ended (it does not wait forever on a body that will not come), as the
+    // client's error: one more 400 on the route, nothing counted as a server error.
+    await expect
+      .poll(async () => submits400In(await metrics()), { timeout: 2_000 })
+      .toBe(submits400In(before) + 1);
+    expect(errorsIn(await metrics())).toBe(errorsIn(before));
+  });
 });

@@ -31,6 +31,14 @@ function tooLarge(maxBytes: number, closeConnection: boolean): AppError {
   });
 }
 
+/** The client closed or reset the connection before its body ended: its fault, not ours (no 5xx). */
+function endedEarly(cause: unknown): AppError {
+  return new AppError('invalid_request', 'the request body ended before it was complete', {
+    status: 400,
+    cause,
+  });
+}
+
 function unsupportedType(message: string): AppError {
   return new AppError('unsupported_media_type', message, { status: 415 });
 }
@@ -87,14 +95,14 @@ function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<Uint
       if (size > maxBytes) reject(tooLarge(maxBytes, false));
       else resolve(Buffer.concat(chunks, size));
     }
+    // An error (`aborted`) or a close before the end: the client went away mid-body.
     function onError(error: Error) {
       stop();
-      reject(error);
+      reject(endedEarly(error));
     }
-    // Closed before the end: the client went away mid-body; nobody hears the answer.
     function onClose() {
       stop();
-      reject(new Error('request closed before its body ended'));
+      reject(endedEarly(undefined));
     }
     if (incoming.readableEnded) {
       resolve(new Uint8Array(0));
@@ -111,7 +119,9 @@ async function readWebBody(body: ReadableStream<Uint8Array> | null, maxBytes: nu
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((error: unknown) => {
+      throw endedEarly(error);
+    });
     if (done) break;
     size += value.byteLength;
     if (size <= maxBytes) chunks.push(value);
