@@ -2,7 +2,6 @@ import type { Keys } from './keys.ts';
 import { loadLua } from './lua-script.ts';
 import type { RedisClient } from './redis.ts';
 
-const appendScript = loadLua(new URL('./lua/served-hit-append.lua', import.meta.url));
 const ackScript = loadLua(new URL('./lua/served-hit-ack.lua', import.meta.url));
 
 /** The consumer group of the processes that store served hits in Postgres. */
@@ -21,8 +20,9 @@ export type ServedHitEntry = { entryId: string; queryId: string; row: string };
 export type ServedHitRecord = { log: string; copy: string; value: string; ttlMs: number };
 
 /**
- * Cache hits served before Postgres has their rows (write-behind): the submit path appends the
- * row (JSON) to a Redis Stream and keeps a readable copy for `GET /v1/queries/:id`; writers
+ * Cache hits served before Postgres has their rows (write-behind): the admission script that
+ * counts a hit appends its row (JSON, {@link ServedHitRecord}) to a Redis Stream and keeps a
+ * readable copy for `GET /v1/queries/:id`; writers
  * (every API process, {@link createServedHitsReader}) store the log in Postgres in batches.
  * A hit is served only once it is in the log, so none is lost with a process; Redis' own
  * durability (AOF) is what it rests on, as for the queue.
@@ -32,14 +32,6 @@ export function createServedHits(redis: RedisClient, keys: Keys, options: { rowT
     /** What the admission of a hit records for it, in the same call (see {@link ServedHitRecord}). */
     recordOf(queryId: string, row: string): ServedHitRecord {
       return { log: keys.servedHits(), copy: keys.servedRow(queryId), value: row, ttlMs: options.rowTtlMs };
-    },
-    /** Records a served hit: its row copy and its log entry, in one script. */
-    async append(queryId: string, row: string): Promise<void> {
-      await appendScript.run(
-        redis,
-        [keys.servedHits(), keys.servedRow(queryId)],
-        [queryId, row, options.rowTtlMs],
-      );
     },
     /** The row JSON of a served hit Postgres may not hold yet; `undefined` once expired, withdrawn or unknown. */
     async findRow(queryId: string): Promise<string | undefined> {
