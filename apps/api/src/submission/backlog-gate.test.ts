@@ -14,12 +14,12 @@ function setup(maxWaiting: number, maxWaitMs = 0) {
       random: () => 0,
     },
   );
-  /** Lets `ms` pass, then one check starts a read that answers `reading`. */
+  /** Lets `ms` pass, then one check starts a read that answers `reading`; its job lands meanwhile. */
   async function tick(ms: number, reading: BacklogReading) {
     now += ms;
     const before = reads.length;
     try {
-      gate.check();
+      gate.check().landed();
     } catch {
       // a refusal still starts the read
     }
@@ -48,16 +48,43 @@ describe('createBacklogGate', () => {
 
   it('keeps questions let through while a read was in flight on top of its count', async () => {
     const { gate, reads, advance } = setup(10);
-    gate.check(); // starts read 1; this question may be missing from its count
+    const first = gate.check(); // starts read 1; this question may be missing from its count
     reads[0]!({ waiting: 4, finished: 0 });
     await Promise.resolve();
     expect(gate.estimate()).toBe(5);
+    first.landed(); // its job is in the queue: the next read holds it
     advance(100);
-    gate.check(); // starts read 2
-    gate.check();
+    gate.check().landed(); // starts read 2, lands while it is in flight
+    gate.check().landed();
     reads[1]!({ waiting: 5, finished: 0 });
     await Promise.resolve();
     expect(gate.estimate()).toBe(7);
+  });
+
+  it('counts a question in flight until its job lands, however many reads go by', async () => {
+    const { gate, reads, advance } = setup(10);
+    // Slow submits: let through, their jobs not yet in the queue when the next reads count it.
+    const slow = [gate.check(), gate.check(), gate.check()];
+    for (let read = 0; read < 3; read++) {
+      reads[read]!({ waiting: 0, finished: 0 });
+      await Promise.resolve();
+      expect(gate.estimate()).toBe(3);
+      advance(100);
+      expect(() => gate.check().dropped()).not.toThrow(); // starts the next read, and ends without a job
+    }
+    // One lands, one is dropped (withdrawn), one is still on its way; settling twice counts once.
+    slow[0]!.landed();
+    slow[0]!.landed();
+    slow[1]!.dropped();
+    expect(gate.estimate()).toBe(2); // the landed job and the one in flight
+    reads[3]!({ waiting: 1, finished: 0 }); // a read begun before it landed: counted again, as a precaution
+    await Promise.resolve();
+    expect(gate.estimate()).toBe(3);
+    advance(100);
+    gate.check().dropped(); // read 5 begins after the landing
+    reads[4]!({ waiting: 1, finished: 0 });
+    await Promise.resolve();
+    expect(gate.estimate()).toBe(2);
   });
 
   it('is off at 0', () => {
@@ -76,7 +103,7 @@ describe('createBacklogGate', () => {
     expect(gate.drainRate()).toBeUndefined();
     for (let i = 20; i <= 30; i++) await tick(100, { waiting: 600, finished: 15 + 4 * i });
     expect(gate.drainRate()).toBeCloseTo(40, 5);
-    // 600 (+ the checks the ticks let through) ÷ 40/s ≈ 15 s > 10 s: refused; draining to 400
+    // 600 (+ the last tick's job, landed during its read) ÷ 40/s ≈ 15 s > 10 s: refused; draining to 400
     // at 40/s takes 5 s, the Retry-After.
     const refused = refusal();
     expect(refused?.code).toBe('overloaded');
@@ -90,7 +117,7 @@ describe('createBacklogGate', () => {
     const { gate, tick, refusal } = setup(10_000, 10_000);
     for (let i = 1; i <= 30; i++) await tick(100, { waiting: 300, finished: 4 * i });
     expect(gate.drainRate()).toBeCloseTo(40, 5);
-    expect(refusal()).toBeUndefined(); // ~330 ÷ 40/s ≈ 8 s
+    expect(refusal()).toBeUndefined(); // ~300 ÷ 40/s ≈ 8 s
     // Workers stalled (nothing finishes) but only 10 wait: no overload.
     const stalled = setup(10_000, 10_000);
     for (let i = 1; i <= 30; i++) await stalled.tick(100, { waiting: 10, finished: 7 });

@@ -55,6 +55,15 @@ const MIN_WAITING_FOR_WAIT_CHECK = 64;
 const MIN_RETRY_S = 1;
 const MAX_RETRY_S = 30;
 const JITTER_S = 3;
+// The ticket of a gate that is off: nothing to count.
+const UNCOUNTED: BacklogTicket = { landed() {}, dropped() {} };
+
+/**
+ * What {@link BacklogGate.check} hands a question it lets through: settle it once, `landed` when
+ * its job is in the queue, `dropped` when the submit ends without one (refused later, withdrawn,
+ * joined another query, failed). Until then the question counts as in flight.
+ */
+export type BacklogTicket = { landed(): void; dropped(): void };
 
 /**
  * Admission by backlog: a question that would wait longer than `maxWaitMs` for a worker (the
@@ -63,11 +72,15 @@ const JITTER_S = 3;
  * instead of being accepted and answered a minute later, or not within the client's patience.
  *
  * The check never waits on Redis: it uses the last reading (at most `refreshMs` old, read in
- * the background, one read at a time) plus the questions this process let through since, counted
- * when they pass the check (not when their job lands, so the submits in progress of a burst count
- * too), so a burst between two reads cannot overshoot by more than what the other API processes
- * let through meanwhile. A question let through that is then refused or fails stays counted
- * until the next read.
+ * the background, one read at a time) plus what this process let through that the reading cannot
+ * hold: the questions still in flight (checked, job not yet in the queue: under load a submit
+ * takes hundreds of ms from the check to its enqueue, and a burst has hundreds of them) and the
+ * jobs that landed since the reading began. Counting only "let through since the last read" lost
+ * every submit still in flight at each read, about ten times a second, and let a burst overshoot
+ * the wait limit (docs/performance.md, "Seventh wave": the spike's accepted questions waited
+ * 19–20 s for their first token against a 15 s limit; 13–15.5 s with this count).
+ * A job that lands while a read is under way may be counted twice until the next read: the
+ * error is on the side of refusing. Other API processes' submits in flight are not seen.
  * Until the first read, and when a read fails, the last figures stand (admission itself fails
  * closed when Redis is down). Until a drain rate has been measured (a fresh fleet's first burst)
  * only the count cap applies.
@@ -75,7 +88,11 @@ const JITTER_S = 3;
 export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGateDeps) {
   const random = deps.random ?? Math.random;
   let known = 0;
-  let acceptedSinceRead = 0;
+  // Let through, job not yet in the queue (nor dropped).
+  let inFlight = 0;
+  // Jobs landed in all, and the count when the newest finished reading began.
+  let landedTotal = 0;
+  let landedBeforeRead = 0;
   let readAt = Number.NEGATIVE_INFINITY;
   let reading = false;
   // Readings taken while jobs waited, oldest first, within DRAIN_WINDOW_MS of the newest.
@@ -103,12 +120,12 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     if (reading) return;
     reading = true;
     const started = deps.now();
-    const acceptedBefore = acceptedSinceRead;
+    const landedAtStart = landedTotal;
     deps.readBacklog().then(
       (result) => {
         known = result.waiting;
-        // Questions accepted while the read was in flight may be missing from its count.
-        acceptedSinceRead -= acceptedBefore;
+        // Jobs that landed while the read was in flight may be missing from its count.
+        landedBeforeRead = landedAtStart;
         readAt = started;
         reading = false;
         observe(started, result);
@@ -128,12 +145,17 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
     });
   }
 
+  const estimate = () => known + inFlight + (landedTotal - landedBeforeRead);
+
   return {
-    /** Throws 503 `overloaded` when the backlog is too long, else counts the question in; call before admitting a new job. */
-    check(): void {
-      if (options.maxWaiting === 0) return;
+    /**
+     * Throws 503 `overloaded` when the backlog is too long, else counts the question in and
+     * returns its ticket; call before admitting a new job, and settle the ticket once.
+     */
+    check(): BacklogTicket {
+      if (options.maxWaiting === 0) return UNCOUNTED;
       if (deps.now() - readAt >= options.refreshMs) refresh();
-      const backlog = known + acceptedSinceRead;
+      const backlog = estimate();
       if (backlog >= options.maxWaiting) {
         refuse(
           'backlog',
@@ -154,10 +176,18 @@ export function createBacklogGate(options: BacklogGateOptions, deps: BacklogGate
           );
         }
       }
-      acceptedSinceRead += 1;
+      inFlight += 1;
+      let settled = false;
+      const settle = (landed: boolean) => {
+        if (settled) return;
+        settled = true;
+        inFlight -= 1;
+        if (landed) landedTotal += 1;
+      };
+      return { landed: () => settle(true), dropped: () => settle(false) };
     },
     /** The gate's current estimate of the backlog. */
-    estimate: () => known + acceptedSinceRead,
+    estimate,
     /** The fleet's drain rate while saturated, jobs/s; undefined until measured. */
     drainRate: () => (drainPerMs === undefined ? undefined : drainPerMs * 1000),
   };

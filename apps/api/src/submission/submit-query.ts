@@ -323,71 +323,81 @@ export function createQuerySubmitter(deps: SubmitterDeps) {
   ): Promise<SubmitOutcome | undefined> {
     const userId = submission.owner.userId;
     // A new job: refused before anything is written when too many already wait for a worker.
-    deps.backlog.check();
-    const admission = await admit(submission, id, 'full');
-    let placed: Awaited<ReturnType<QueriesRepo['insertQueued']>>;
+    // Let through, it counts as in flight until its job lands or the submit ends without one.
+    const ticket = deps.backlog.check();
+    let landed = false;
     try {
-      placed = await deps.queries.insertQueued({
-        id,
-        userId,
-        query: submission.query,
-        requestId: submission.requestId,
-        idempotencyKey: submission.idempotencyKey,
-        ...(experiment ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } } : {}),
-      });
-    } catch (error) {
-      withdraw(userId, id, undefined);
-      throw error;
+      const admission = await admit(submission, id, 'full');
+      let placed: Awaited<ReturnType<QueriesRepo['insertQueued']>>;
+      try {
+        placed = await deps.queries.insertQueued({
+          id,
+          userId,
+          query: submission.query,
+          requestId: submission.requestId,
+          idempotencyKey: submission.idempotencyKey,
+          ...(experiment
+            ? { experiment: { id: experiment.experiment_id, variant: experiment.variant } }
+            : {}),
+        });
+      } catch (error) {
+        withdraw(userId, id, undefined);
+        throw error;
+      }
+      const { row, created } = placed;
+      if (!created) {
+        // The same Idempotency-Key raced in on another request, which placed the query.
+        await deps.admission.release(userId, id);
+        return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
+      }
+      // The row exists before the marker names it, so whoever reads the marker finds the row.
+      if (flightId && !(await deps.singleFlight.claim(userId, flightId, id))) {
+        withdraw(userId, id, undefined);
+        return undefined;
+      }
+      // The one decision: past this line the job is enqueued or everything is withdrawn.
+      if (!gate.commit()) {
+        withdraw(userId, id, flightId);
+        throw refusedLate();
+      }
+      try {
+        await withSpan('assistant.enqueue', { kind: 'producer' }, () =>
+          withDeadline(
+            (async () => {
+              // `queued` goes first so it precedes anything the worker appends.
+              await deps.events.append(id, { type: 'queued', query_id: id });
+              await deps.queue.enqueue({
+                query_id: id,
+                user_id: userId,
+                request_id: submission.requestId,
+                tier: submission.owner.tier,
+                limits: {
+                  maxRunning: submission.limits.maxRunning,
+                  dailyBudgetMicros: submission.limits.dailyBudgetMicros,
+                },
+                flight_id: flightId,
+                bypass_cache: submission.bypassCache,
+                trace: submission.trace,
+                enqueued_at: deps.now(),
+                ...(experiment ? { experiment } : {}),
+              });
+            })(),
+            REDIS_TIMEOUT_MS,
+            'enqueue',
+          ),
+        );
+      } catch (error) {
+        // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
+        // same Idempotency-Key starts afresh.
+        withdraw(userId, id, flightId);
+        throw notAccepted('the queue', error);
+      }
+      landed = true;
+      return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
+    } finally {
+      if (landed) ticket.landed();
+      else ticket.dropped();
     }
-    const { row, created } = placed;
-    if (!created) {
-      // The same Idempotency-Key raced in on another request, which placed the query.
-      await deps.admission.release(userId, id);
-      return { kind: 'accepted', id: row.id, status: row.status, how: 'replayed' };
-    }
-    // The row exists before the marker names it, so whoever reads the marker finds the row.
-    if (flightId && !(await deps.singleFlight.claim(userId, flightId, id))) {
-      withdraw(userId, id, undefined);
-      return undefined;
-    }
-    // The one decision: past this line the job is enqueued or everything is withdrawn.
-    if (!gate.commit()) {
-      withdraw(userId, id, flightId);
-      throw refusedLate();
-    }
-    try {
-      await withSpan('assistant.enqueue', { kind: 'producer' }, () =>
-        withDeadline(
-          (async () => {
-            // `queued` goes first so it precedes anything the worker appends.
-            await deps.events.append(id, { type: 'queued', query_id: id });
-            await deps.queue.enqueue({
-              query_id: id,
-              user_id: userId,
-              request_id: submission.requestId,
-              tier: submission.owner.tier,
-              limits: {
-                maxRunning: submission.limits.maxRunning,
-                dailyBudgetMicros: submission.limits.dailyBudgetMicros,
-              },
-              flight_id: flightId,
-              bypass_cache: submission.bypassCache,
-              trace: submission.trace,
-              enqueued_at: deps.now(),
-              ...(experiment ? { experiment } : {}),
-            });
-          })(),
-          REDIS_TIMEOUT_MS,
-          'enqueue',
-        ),
-      );
-    } catch (error) {
-      // Not accepted: undo, so nothing waits for a job that does not exist and a retry with the
-      // same Idempotency-Key starts afresh.
-      withdraw(userId, id, flightId);
-      throw notAccepted('the queue', error);
-    }
-    return { kind: 'accepted', id, status: 'queued', how: 'enqueued', admission };
   }
 
   const newQueryId = () => `q_${deps.newId().replaceAll('-', '')}`;
