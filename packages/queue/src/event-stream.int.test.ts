@@ -210,6 +210,40 @@ describe('createEventStream: reading', () => {
     expect(await stream.readAfter(queryId, ids[2]!)).toEqual([]);
   });
 
+  it('reads a count-capped page, several streams at once each with its own entries, and nothing of a stream that does not exist', async () => {
+    const queries = [newQueryId(), newQueryId()];
+    const written = await Promise.all(
+      queries.map(async (queryId, q) => {
+        const ids: string[] = [];
+        for (let n = 0; n < 3; n++)
+          ids.push((await stream.append(queryId, { type: 'token', text: `${q}-${n}` }))!);
+        return ids;
+      }),
+    );
+    // Issued in one turn, as an API process's followers read after one worker batch.
+    const [first, capped, none] = await Promise.all([
+      stream.readAfter(queries[0]!, '0'),
+      stream.readAfter(queries[1]!, written[1]![0]!, 1),
+      stream.readAfter(newQueryId(), '0'),
+    ]);
+    expect(first.map((stored) => stored.id)).toEqual(written[0]);
+    expect(capped).toEqual([{ id: written[1]![1], event: { type: 'token', text: '1-1' } }]);
+    expect(none).toEqual([]);
+  });
+
+  it('fails a read at once when the connection is down (no offline queue, as the API connects)', async () => {
+    // Nothing listens on port 1: the connection never becomes ready.
+    const down = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, retryStrategy: () => null });
+    down.on('error', () => {});
+    const started = performance.now();
+    const reads = [newQueryId(), newQueryId()].map((queryId) =>
+      createEventStream(down, keys, { ttlSeconds: TTL_SECONDS }).readAfter(queryId, '0'),
+    );
+    for (const read of reads) await expect(read).rejects.toThrow(/enableOfflineQueue/);
+    expect(performance.now() - started).toBeLessThan(500);
+    down.disconnect();
+  });
+
   it('skips an entry it cannot parse instead of failing the reader', async () => {
     const queryId = newQueryId();
     await stream.append(queryId, { type: 'token', text: 'ok' });
