@@ -37,7 +37,7 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-async function openReader(name = `reader-${seq}`) {
+async function openReader(name = `reader-${seq}`, unsubscribeAfterMs?: number) {
   const subscriber = createRedis(t.url, 'subscriber', name);
   await waitForRedis(subscriber);
   let reads = 0;
@@ -49,6 +49,7 @@ async function openReader(name = `reader-${seq}`) {
     subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
     logger: silent,
+    ...(unsubscribeAfterMs === undefined ? {} : { unsubscribeAfterMs }),
   });
   opened.push({ reader, subscriber });
   return { reader, subscriber, reads: () => reads };
@@ -139,6 +140,44 @@ describe('createStreamReader', () => {
     await waitUntil(() => received.length === 1, { what: 'the other channel message' });
     expect(received).toEqual(['still here']);
     expect(subscriber.status).toBe('ready');
+  });
+
+  it('unsubscribes the channels of ended streams together after a while; one followed again meanwhile stays subscribed', async () => {
+    const { reader, subscriber } = await openReader(`reader-leave-${seq}`, 300);
+    const sent: string[][] = [];
+    const unsubscribe = subscriber.unsubscribe.bind(subscriber);
+    subscriber.unsubscribe = ((...channels: string[]) => {
+      sent.push(channels);
+      return unsubscribe(...channels);
+    }) as typeof subscriber.unsubscribe;
+    const ids = [newQueryId(), newQueryId(), newQueryId()];
+    const channels = ids.map((id) => keys.eventsNotify(id));
+    const subscribed = async () => new Set((await t.redis.pubsub('CHANNELS', `${t.prefix}*`)) as string[]);
+    const followers = ids.map((id) => reader.follow(id, '0'));
+    await waitUntil(
+      async () => {
+        const now = await subscribed();
+        return channels.every((channel) => now.has(channel));
+      },
+      { what: 'three channels subscribed' },
+    );
+    for (const follower of followers) follower.close();
+    expect(sent).toEqual([]); // not yet: the interval has not passed
+    // Followed again meanwhile: its channel is still subscribed, so it reads at once and hears appends.
+    const again = reader.follow(ids[0]!, '0');
+    await events.append(ids[0]!, token('after the resume'));
+    expect(texts(await collect(again, 1))).toEqual(['after the resume']);
+    await waitUntil(() => sent.length === 1, { what: 'the batched unsubscribe', timeoutMs: 2_000 });
+    expect(new Set(sent[0])).toEqual(new Set(channels.slice(1)));
+    const left = await waitUntil(
+      async () => {
+        const now = await subscribed();
+        return !now.has(channels[1]!) && !now.has(channels[2]!) && now;
+      },
+      { what: 'the two ended channels unsubscribed' },
+    );
+    expect(left.has(channels[0]!)).toBe(true);
+    again.close();
   });
 
   it('serves many streams over its one subscriber connection', async () => {

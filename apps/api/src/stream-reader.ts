@@ -21,7 +21,21 @@ export type StreamReaderDeps = {
   /** The channel the worker publishes on after each append to a query's stream. */
   channelOf(queryId: string): string;
   logger: { warn(fields: Record<string, unknown>, message: string): void };
+  /**
+   * How long a channel nobody follows any more stays subscribed, ms: the channels left within
+   * one such interval leave in one UNSUBSCRIBE, and a client that resumes meanwhile finds its
+   * channel still subscribed. @defaultValue {@link UNSUBSCRIBE_AFTER_MS}
+   */
+  unsubscribeAfterMs?: number;
 };
+
+/**
+ * Default of {@link StreamReaderDeps.unsubscribeAfterMs}. An UNSUBSCRIBE per ended stream was a
+ * socket write each (a tenth of an API process's CPU under load, on a host where a write that
+ * wakes Redis is costly); batched, a burst of endings is one. Notifications that arrive for a
+ * channel on its way out find no follower and are ignored.
+ */
+export const UNSUBSCRIBE_AFTER_MS = 100;
 
 /** One reader's view of one query's stream, from a position on. */
 export type StreamFollower = {
@@ -69,6 +83,9 @@ type Follower = {
 export function createStreamReader(deps: StreamReaderDeps) {
   const byQuery = new Map<string, Set<Follower>>();
   const channelToQuery = new Map<string, string>();
+  // Channels nobody follows now, still subscribed until the next flush.
+  const leaving = new Set<string>();
+  let leaveTimer: NodeJS.Timeout | undefined;
   let closed = false;
   let connectedOnce = false;
 
@@ -160,7 +177,16 @@ export function createStreamReader(deps: StreamReaderDeps) {
     byQuery.delete(follower.queryId);
     const channel = deps.channelOf(follower.queryId);
     channelToQuery.delete(channel);
-    if (!closed) deps.subscriber.unsubscribe(channel).catch(() => {});
+    if (closed) return;
+    leaving.add(channel);
+    leaveTimer ??= setTimeout(unsubscribeLeaving, deps.unsubscribeAfterMs ?? UNSUBSCRIBE_AFTER_MS).unref();
+  }
+
+  function unsubscribeLeaving(): void {
+    leaveTimer = undefined;
+    const channels = [...leaving];
+    leaving.clear();
+    if (channels.length > 0) deps.subscriber.unsubscribe(...channels).catch(() => {});
   }
 
   return {
@@ -179,10 +205,16 @@ export function createStreamReader(deps: StreamReaderDeps) {
       };
       if (!closed) {
         let followers = byQuery.get(queryId);
-        if (!followers) {
+        const channel = deps.channelOf(queryId);
+        if (!followers && leaving.delete(channel)) {
+          // Followed again before its unsubscribe left: still subscribed, so read at once.
+          followers = new Set([follower]);
+          byQuery.set(queryId, followers);
+          channelToQuery.set(channel, queryId);
+          void read(follower);
+        } else if (!followers) {
           followers = new Set();
           byQuery.set(queryId, followers);
-          const channel = deps.channelOf(queryId);
           channelToQuery.set(channel, queryId);
           // Read once subscribed, so an append between the read and the subscription is not lost;
           // if subscribing fails, the read still runs and the timeouts keep re-reading.
@@ -234,7 +266,9 @@ export function createStreamReader(deps: StreamReaderDeps) {
     close(): void {
       if (closed) return;
       closed = true;
-      const channels = [...channelToQuery.keys()];
+      clearTimeout(leaveTimer);
+      const channels = [...channelToQuery.keys(), ...leaving];
+      leaving.clear();
       for (const followers of [...byQuery.values()]) for (const follower of [...followers]) remove(follower);
       if (channels.length > 0) deps.subscriber.unsubscribe(...channels).catch(() => {});
     },

@@ -25,6 +25,7 @@ export type RedisClient = Redis | Cluster;
  * - `subscriber`: a pub/sub connection (an API process's stream reader, its key revocations).
  *   Once subscribed it runs no other command; ioredis re-subscribes after a reconnect. No command
  *   timeout, and a (re)subscribe fails after one failed reconnect instead of waiting forever.
+ *   Its writes are coalesced too: the SUBSCRIBEs of a burst of new streams leave in one write.
  */
 export type RedisRole = 'command' | 'submit' | 'worker' | 'subscriber' | 'events';
 
@@ -53,7 +54,7 @@ const roleOptions: Record<RedisRole, RedisOptions> = {
 };
 
 /** Roles whose sockets coalesce the writes of one event-loop turn (see `coalesceWrites`). */
-const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['command', 'worker']);
+const COALESCED_ROLES: ReadonlySet<RedisRole> = new Set(['command', 'worker', 'subscriber']);
 
 const CLUSTER_PROTOCOLS: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
 
