@@ -8,7 +8,9 @@
 // sending a streaming chat completion to the fake to its first content chunk. Low load: one
 // question at a time, each new (no cache hit). The user has no notes, so retrieval finds nothing.
 //
-// Run: npm run bench -w @assistant/api, or npx tsx apps/api/bench/ttft.bench.ts [--quick]
+// Run: npm run bench -w @assistant/api, or npx tsx apps/api/bench/ttft.bench.ts [--quick] [--built]
+// --built: the API and the worker as the image runs them, `node apps/<app>/dist/main.js`
+// (`npm run build` first); without it, their TypeScript sources through tsx.
 import { readSse, startStack } from '@assistant/testing';
 import { startFakeLlmProcess } from './fake-llm-process.ts';
 import { printTable, QUICK, summarize } from './measure.ts';
@@ -17,17 +19,22 @@ const QUESTIONS = QUICK ? 10 : 40;
 const WARM_UP = 3;
 const TTFT_MS = 50;
 const TARGET_EXTRA_MS = 15;
+const BUILT = process.argv.includes('--built');
 const UNLIMITED = 1_000_000_000;
 
 const fake = await startFakeLlmProcess({ ttftMs: TTFT_MS, answerTokens: 20, tokensPerSecond: 200 });
-const stack = await startStack('ttft_bench', {
-  LLM_PROVIDER: 'endpoint',
-  LLM_ENDPOINT_URL: `${fake.url}/v1`,
-  LLM_MODEL: 'fake-model',
-  TIERS_JSON: JSON.stringify({
-    internal: { perMinute: UNLIMITED, perHour: UNLIMITED, perDay: UNLIMITED, maxInFlight: 1_000 },
-  }),
-});
+const stack = await startStack(
+  'ttft_bench',
+  {
+    LLM_PROVIDER: 'endpoint',
+    LLM_ENDPOINT_URL: `${fake.url}/v1`,
+    LLM_MODEL: 'fake-model',
+    TIERS_JSON: JSON.stringify({
+      internal: { perMinute: UNLIMITED, perHour: UNLIMITED, perDay: UNLIMITED, maxInFlight: 1_000 },
+    }),
+  },
+  { built: BUILT },
+);
 
 try {
   const { api_key } = await stack.createUser('internal');
@@ -94,7 +101,7 @@ try {
 
   console.log(
     `ttft.bench: Node ${process.version}; fake LLM TTFT ${TTFT_MS} ms; ${QUESTIONS} questions, one at a time, ` +
-      'API + 1 worker process',
+      `API + 1 worker process (${BUILT ? 'the production build' : 'TypeScript sources through tsx'})`,
   );
   for (let i = 0; i < WARM_UP; i++) {
     await direct(-1 - i);
