@@ -23,6 +23,7 @@ import {
   createNotesGenerations,
   createServedHits,
   createServedHitsReader,
+  parseNotification,
   readBacklog,
 } from '@assistant/queue';
 import { createRolloutMetrics, type Logger, type Metrics } from '@assistant/telemetry';
@@ -83,6 +84,7 @@ export async function buildApi(config: Config, observability: { logger: Logger; 
     readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
     subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
+    parseNotification,
     logger,
   });
   const users = createUsersRepo(db.db);

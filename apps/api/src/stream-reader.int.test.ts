@@ -2,6 +2,7 @@ import {
   createEventStream,
   createKeys,
   createRedis,
+  parseNotification,
   type RedisClient,
   type StoredEvent,
   waitForRedis,
@@ -37,7 +38,11 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-async function openReader(name = `reader-${seq}`, unsubscribeAfterMs?: number) {
+async function openReader(
+  name = `reader-${seq}`,
+  unsubscribeAfterMs?: number,
+  notifications: (message: string) => ReturnType<typeof parseNotification> = parseNotification,
+) {
   const subscriber = createRedis(t.url, 'subscriber', name);
   await waitForRedis(subscriber);
   let reads = 0;
@@ -48,6 +53,7 @@ async function openReader(name = `reader-${seq}`, unsubscribeAfterMs?: number) {
     },
     subscriber,
     channelOf: (queryId) => keys.eventsNotify(queryId),
+    parseNotification: notifications,
     logger: silent,
     ...(unsubscribeAfterMs === undefined ? {} : { unsubscribeAfterMs }),
   });
@@ -112,8 +118,8 @@ describe('createStreamReader', () => {
     expect(await reader.follow(newQueryId(), '0').next(10)).toBeUndefined();
   });
 
-  it('reads once per append for many followers of one query at one position', async () => {
-    const { reader, reads } = await openReader();
+  it('reads once per append for many followers of one query at one position, when notifications carry no entry', async () => {
+    const { reader, reads } = await openReader(`reader-${seq}`, undefined, () => undefined);
     const queryId = newQueryId();
     await events.append(queryId, token('a'));
     const followers = Array.from({ length: 10 }, () => reader.follow(queryId, '0'));
@@ -123,6 +129,47 @@ describe('createStreamReader', () => {
     for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['b']);
     expect(reads() - before).toBe(1);
     for (const follower of followers) follower.close();
+  });
+
+  it('hands a caught-up follower the entry its notification carries, without a read', async () => {
+    const { reader, reads } = await openReader();
+    const queryId = newQueryId();
+    await events.append(queryId, token('a'));
+    const followers = Array.from({ length: 3 }, () => reader.follow(queryId, '0'));
+    for (const follower of followers) expect(texts(await follower.next(5_000))).toEqual(['a']);
+    const before = reads();
+    const ids: string[] = [];
+    for (const text of ['b', 'c', 'd']) ids.push((await events.append(queryId, token(text)))!);
+    for (const follower of followers) {
+      const seen = await collect(follower, 3);
+      expect(texts(seen)).toEqual(['b', 'c', 'd']);
+      expect(seen.map((stored) => stored.id)).toEqual(ids); // the stream's own ids: resume stays exact
+    }
+    expect(reads() - before).toBe(0);
+    for (const follower of followers) follower.close();
+  });
+
+  it('reads what it missed when a notification is lost: the next one does not follow its cursor', async () => {
+    const { reader, reads } = await openReader();
+    const queryId = newQueryId();
+    const follower = reader.follow(queryId, '0');
+    expect(await follower.next(50)).toEqual([]);
+    const before = reads();
+    // An entry whose notification never came (written without the append script, which publishes).
+    const unheard = await t.redis.xadd(
+      keys.events(queryId),
+      '*',
+      'type',
+      'token',
+      'data',
+      JSON.stringify(token('1')),
+    );
+    const heard = await events.append(queryId, token('2'));
+    const seen = await collect(follower, 2);
+    expect(seen.map((stored) => stored.id)).toEqual([unheard, heard]);
+    expect(texts(seen)).toEqual(['1', '2']);
+    expect(reads() - before).toBe(1);
+    follower.close();
   });
 
   it('shares its subscriber connection: closing leaves the other channels on it subscribed', async () => {
@@ -204,10 +251,12 @@ describe('createStreamReader', () => {
     const queryId = newQueryId();
     const first = await events.append(queryId, token('1'));
     const fromStart = reader.follow(queryId, '0');
+    // Follows while the first follower's subscription is on its way: its first read waits for it,
+    // so the next append's notification reaches it (no heartbeat re-read: that is a minute here).
     const fromFirst = reader.follow(queryId, first!);
     await events.append(queryId, token('2'));
     expect(texts(await collect(fromStart, 2))).toEqual(['1', '2']);
-    expect(texts(await collect(fromFirst, 1))).toEqual(['2']);
+    expect(texts(await fromFirst.next(60_000))).toEqual(['2']);
     fromFirst.close();
     await events.append(queryId, token('3'));
     expect(texts(await collect(fromStart, 1))).toEqual(['3']);

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@assistant/queue';
+import type { NotifiedEvent, StoredEvent } from '@assistant/queue';
 
 /**
  * The connection the reader listens on: once subscribed, a Redis connection runs no other command.
@@ -20,6 +20,11 @@ export type StreamReaderDeps = {
   subscriber: NotificationSubscriber;
   /** The channel the worker publishes on after each append to a query's stream. */
   channelOf(queryId: string): string;
+  /**
+   * The entry a notification carries, if any (`parseNotification` of `@assistant/queue`): a
+   * follower whose cursor is the entry before it takes it as it is, without a read.
+   */
+  parseNotification(message: string): NotifiedEvent | undefined;
   logger: { warn(fields: Record<string, unknown>, message: string): void };
   /**
    * How long a channel nobody follows any more stays subscribed, ms: the channels left within
@@ -71,10 +76,12 @@ type Follower = {
  * Every SSE stream and long-poll of an API process reads through this one reader: one subscriber
  * connection for the append notifications (the worker's append script PUBLISHes on the query's
  * channel) plus reads on the shared command connection, instead of a blocking XREAD connection
- * per request. A follower subscribes before its first read, so no append between the two is
- * missed; a notification only says "read again", so a lost one costs latency, never an event:
- * every `next` that times out re-reads, and after a reconnect every follower re-reads. An idle
- * follower holds a few hundred bytes and no connection.
+ * per request. A follower subscribes before its first read (a second follower of a query waits
+ * for the same subscription), so no append between the two is missed. A notification carries its
+ * entry and the id of the entry before it: a follower at that id takes the entry as it is, any
+ * other reads. A lost notification costs latency, never an event: the next one does not follow
+ * the cursor and makes a read, every `next` that times out re-reads, and after a reconnect every
+ * follower re-reads. An idle follower holds a few hundred bytes and no connection.
  *
  * @example
  * const follower = reader.follow(queryId, lastEventId);
@@ -85,6 +92,8 @@ export function createStreamReader(deps: StreamReaderDeps) {
   const channelToQuery = new Map<string, string>();
   // Channels nobody follows now, still subscribed until the next flush.
   const leaving = new Set<string>();
+  // Subscriptions sent and not yet confirmed, by query: a second follower's first read waits too.
+  const subscribing = new Map<string, Promise<unknown>>();
   let leaveTimer: NodeJS.Timeout | undefined;
   let closed = false;
   let connectedOnce = false;
@@ -134,6 +143,11 @@ export function createStreamReader(deps: StreamReaderDeps) {
    * reads all start now, after the append that was notified, so none misses it.
    */
   function readAll(queryId: string): void {
+    readSome(queryId, byQuery.get(queryId) ?? []);
+  }
+
+  /** {@link readAll} for some of a query's followers. */
+  function readSome(queryId: string, followers: Iterable<Follower>): void {
     const pages = new Map<string, Promise<StoredEvent[]>>();
     const shared: PageOf = (cursor) => {
       let page = pages.get(cursor);
@@ -143,13 +157,35 @@ export function createStreamReader(deps: StreamReaderDeps) {
       }
       return page;
     };
-    for (const follower of byQuery.get(queryId) ?? []) void read(follower, shared);
+    for (const follower of followers) void read(follower, shared);
   }
 
-  deps.subscriber.on('message', (channel, _entryId) => {
-    // The channel names the query; one map lookup per notification, no parsing of the stream.
+  /**
+   * After a notification that carries its entry: a follower caught up to the entry before it
+   * (and not reading) takes it as it is; the others read. Redis publishes in append order, so a
+   * follower that took every entry since its last read is exactly where a read would leave it; a
+   * lost notification shows as a previous id that is not the cursor, and that follower reads.
+   */
+  function deliver(queryId: string, notified: NotifiedEvent): void {
+    const stored: StoredEvent = { id: notified.id, event: notified.event };
+    const behind: Follower[] = [];
+    for (const follower of byQuery.get(queryId) ?? []) {
+      if (!follower.reading && follower.cursor === notified.previousId) {
+        follower.cursor = stored.id;
+        follower.buffer.push(stored);
+        follower.wake?.();
+      } else behind.push(follower);
+    }
+    if (behind.length > 0) readSome(queryId, behind);
+  }
+
+  deps.subscriber.on('message', (channel, message) => {
+    // The channel names the query: one map lookup per notification.
     const queryId = channelToQuery.get(channel);
-    if (queryId) readAll(queryId);
+    if (!queryId) return;
+    const notified = deps.parseNotification(message);
+    if (notified) deliver(queryId, notified);
+    else readAll(queryId);
   });
   deps.subscriber.on('ready', () => {
     if (!connectedOnce) {
@@ -175,6 +211,7 @@ export function createStreamReader(deps: StreamReaderDeps) {
     followers.delete(follower);
     if (followers.size > 0) return;
     byQuery.delete(follower.queryId);
+    subscribing.delete(follower.queryId);
     const channel = deps.channelOf(follower.queryId);
     channelToQuery.delete(channel);
     if (closed) return;
@@ -221,11 +258,19 @@ export function createStreamReader(deps: StreamReaderDeps) {
           const subscribed = deps.subscriber.subscribe(channel).catch((err: Error) => {
             deps.logger.warn({ err: err.message, queryId }, 'event notifications subscribe failed');
           });
+          subscribing.set(queryId, subscribed);
           followers.add(follower);
-          void subscribed.then(() => read(follower));
+          void subscribed.then(() => {
+            if (subscribing.get(queryId) === subscribed) subscribing.delete(queryId);
+            return read(follower);
+          });
         } else {
           followers.add(follower);
-          void read(follower);
+          // Another follower's subscription may still be on its way: a read before it is active
+          // could miss an append's notification and wait a heartbeat interval for the next read.
+          const pending = subscribing.get(queryId);
+          if (pending) void pending.then(() => read(follower));
+          else void read(follower);
         }
       }
       return {

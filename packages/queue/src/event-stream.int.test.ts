@@ -4,7 +4,7 @@ import { createTestRedis, waitUntil } from '@assistant/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStream } from './event-stream.ts';
-import { createEventStream } from './event-stream.ts';
+import { createEventStream, parseNotification } from './event-stream.ts';
 import type { Keys } from './keys.ts';
 import { createKeys } from './keys.ts';
 
@@ -193,6 +193,17 @@ describe('createEventStream: the guarded append', () => {
   });
 });
 
+/** A subscriber on a query's notification channel, and the messages it heard so far. */
+async function listen(queryId: string) {
+  const subscriber = new Redis(t.url, { maxRetriesPerRequest: 3 });
+  const heard: string[] = [];
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === keys.eventsNotify(queryId)) heard.push(message);
+  });
+  await subscriber.subscribe(keys.eventsNotify(queryId));
+  return { heard, subscriber };
+}
+
 describe('createEventStream: reading', () => {
   it('readAfter is exclusive of the given id', async () => {
     const queryId = newQueryId();
@@ -255,26 +266,45 @@ describe('createEventStream: reading', () => {
     ]);
   });
 
-  it('publishes the id of every stored append on the query channel, and nothing for a refused one', async () => {
+  it('publishes every stored append on the query channel with the entry before it, and nothing for a refused one', async () => {
     const queryId = newQueryId();
-    const subscriber = new Redis(t.url, { maxRetriesPerRequest: 3 });
-    const heard: string[] = [];
+    const { heard, subscriber } = await listen(queryId);
     try {
-      subscriber.on('message', (channel: string, message: string) => {
-        if (channel === keys.eventsNotify(queryId)) heard.push(message);
-      });
-      await subscriber.subscribe(keys.eventsNotify(queryId));
       const first = await stream.append(queryId, { type: 'token', text: 'one' });
-      const done = await stream.append(queryId, {
-        type: 'error',
-        error: { code: 'upstream_unavailable', message: 'x' },
-      });
+      const error: QueryEvent = { type: 'error', error: { code: 'upstream_unavailable', message: 'x' } };
+      const done = await stream.append(queryId, error);
       expect(await stream.append(queryId, { type: 'token', text: 'late' })).toBeUndefined();
       await waitUntil(() => heard.length >= 2, { what: 'two notifications', timeoutMs: 2_000 });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(heard).toEqual([first, done]);
+      expect(heard.map(parseNotification)).toEqual([
+        { id: first, previousId: '0', event: { type: 'token', text: 'one' } },
+        { id: done, previousId: first, event: error },
+      ]);
     } finally {
       subscriber.disconnect();
     }
+  });
+
+  it('notifies a takeover with the restart entry id alone (read again), and reads no entry from it', async () => {
+    const queryId = newQueryId();
+    const { heard, subscriber } = await listen(queryId);
+    try {
+      await stream.append(queryId, { type: 'started', attempt: 1 }, { token: 'run-1', claim: true, seq: 1 });
+      await stream.append(queryId, { type: 'token', text: 'lost' }, { token: 'run-1', seq: 2 });
+      await stream.append(queryId, { type: 'started', attempt: 2 }, { token: 'run-2', claim: true, seq: 1 });
+      await waitUntil(() => heard.length >= 3, { what: 'three notifications', timeoutMs: 2_000 });
+      const restart = (await stream.readAfter(queryId, '0')).at(-1);
+      expect(restart?.event.type).toBe('restart');
+      expect(heard[2]).toBe(restart?.id);
+      expect(parseNotification(heard[2]!)).toBeUndefined();
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  it('reads no entry from a message it cannot parse', () => {
+    expect(parseNotification('1-1')).toBeUndefined();
+    expect(parseNotification('1-1\n0\n{not json')).toBeUndefined();
+    expect(parseNotification('1-1\n0\n{"type":"bogus"}')).toBeUndefined();
   });
 });

@@ -6,6 +6,9 @@ import type { RedisClient } from './redis.ts';
 /** An event with the Redis Stream id it was stored under (used as the SSE event id). */
 export type StoredEvent = { id: string; event: QueryEvent };
 
+/** What an append's notification carries: the entry, and the id of the one before it. */
+export type NotifiedEvent = StoredEvent & { previousId: string };
+
 /** Options of {@link createEventStream}. */
 export type EventStreamOptions = {
   /** Seconds a stream lives after its last event. @defaultValue 86400 */
@@ -38,6 +41,32 @@ function parseEntries(entries: StreamEntry[]): StoredEvent[] {
     if (parsed.success) out.push({ id, event: parsed.data });
   }
   return out;
+}
+
+/**
+ * The entry an append notification carries (`guarded-append.lua`: new id, the previous entry's
+ * id or `0`, the event JSON, one per line), or `undefined` for a message that carries none (a
+ * takeover's, which only says "read again") or that cannot be read; the reader then reads the
+ * stream instead.
+ */
+export function parseNotification(message: string): NotifiedEvent | undefined {
+  const idEnd = message.indexOf('\n');
+  if (idEnd < 0) return undefined;
+  const previousEnd = message.indexOf('\n', idEnd + 1);
+  if (previousEnd < 0) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(message.slice(previousEnd + 1));
+  } catch {
+    return undefined;
+  }
+  const parsed = QueryEvent.safeParse(json);
+  if (!parsed.success) return undefined;
+  return {
+    id: message.slice(0, idEnd),
+    previousId: message.slice(idEnd + 1, previousEnd),
+    event: parsed.data,
+  };
 }
 
 /**

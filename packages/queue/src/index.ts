@@ -1,5 +1,5 @@
-export type { EventStream, EventStreamOptions, StoredEvent } from './event-stream.ts';
-export { createEventStream } from './event-stream.ts';
+export type { EventStream, EventStreamOptions, NotifiedEvent, StoredEvent } from './event-stream.ts';
+export { createEventStream, parseNotification } from './event-stream.ts';
 export type { Keys } from './keys.ts';
 export { createKeys, QUEUE_NAMES } from './keys.ts';
 export type { LuaScript } from './lua-script.ts';

@@ -6,7 +6,10 @@ KEYS[2] its owner (HASH: `token` of the run that may write to it, `seq` of the l
 ARGV[1] owner token ('' = no owner check), ARGV[2] '1' = claim ownership, ARGV[3] the event's
         sequence number in this run (0 = none), ARGV[4] event type, ARGV[5] event JSON,
         ARGV[6] approximate max length, ARGV[7] TTL seconds, ARGV[8] the query's notification
-        channel: the new entry id is PUBLISHed there, so readers read again (API stream reader)
+        channel: every append PUBLISHes there, so readers catch up (API stream reader). The
+        message is "<new id>\n<id of the entry before it, 0 for none>\n<event JSON>", the entry
+        itself (a reader whose cursor is that previous id takes it without reading the stream);
+        after a takeover's two entries it is the `restart` entry's id alone ("read again")
         ARGV[9] JSON of the `restart` event a claim appends after its event when an earlier
         run already wrote to the stream (a takeover: its readers must discard that run's tokens)
 Returns the new entry id; 'dup' for an event this run already wrote (a command re-sent after
@@ -50,5 +53,7 @@ elseif ARGV[1] ~= '' then
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('PUBLISH', ARGV[8], id)
+local previous = '0'
+if last[1] then previous = last[1][1] end
+redis.call('PUBLISH', ARGV[8], id .. '\n' .. previous .. '\n' .. ARGV[5])
 return id
