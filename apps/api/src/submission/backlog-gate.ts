@@ -77,8 +77,8 @@ export type BacklogTicket = { landed(): void; dropped(): void };
  * takes hundreds of ms from the check to its enqueue, and a burst has hundreds of them) and the
  * jobs that landed since the reading began. Counting only "let through since the last read" lost
  * every submit still in flight at each read, about ten times a second, and let a burst overshoot
- * the wait limit (docs/performance.md, "Seventh wave": the spike's accepted questions waited
- * 19–20 s for their first token against a 15 s limit; 13–15.5 s with this count).
+ * the wait limit (docs/performance.md, "Seventh wave": in four side-by-side spikes the accepted
+ * questions' first token came within 17–36 s against a 15 s limit, 13–17 s with this count).
  * A job that lands while a read is under way may be counted twice until the next read: the
  * error is on the side of refusing. Other API processes' submits in flight are not seen.
  * Until the first read, and when a read fails, the last figures stand (admission itself fails
