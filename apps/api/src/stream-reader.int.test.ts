@@ -227,6 +227,40 @@ describe('createStreamReader', () => {
     again.close();
   });
 
+  it('reads a stream followed again while its subscription is still on its way only once it is active', async () => {
+    const subscriber = createRedis(t.url, 'subscriber', `reader-held-${seq}`);
+    await waitForRedis(subscriber);
+    // SUBSCRIBE is held back until released, as a slow connection would.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const reader = createStreamReader({
+      readAfter: (queryId, afterId, count) => events.readAfter(queryId, afterId, count),
+      subscriber: {
+        subscribe: async (...channels) => {
+          await held;
+          return subscriber.subscribe(...channels);
+        },
+        unsubscribe: (...channels) => subscriber.unsubscribe(...channels),
+        on: (event: 'message' | 'ready', listener: (...args: string[]) => void) =>
+          subscriber.on(event, listener),
+      },
+      channelOf: (queryId) => keys.eventsNotify(queryId),
+      parseNotification,
+      logger: silent,
+    });
+    opened.push({ reader, subscriber });
+    const queryId = newQueryId();
+    reader.follow(queryId, '0').close(); // its channel is leaving, its SUBSCRIBE not yet sent
+    const again = reader.follow(queryId, '0');
+    const id = await events.append(queryId, token('while subscribing')); // nobody hears this one
+    release();
+    const [stored] = (await again.next(60_000)) ?? [];
+    expect(stored?.id).toBe(id);
+    again.close();
+  });
+
   it('serves many streams over its one subscriber connection', async () => {
     const name = `reader-many-${Date.now()}`;
     const { reader } = await openReader(name);

@@ -211,12 +211,21 @@ export function createStreamReader(deps: StreamReaderDeps) {
     followers.delete(follower);
     if (followers.size > 0) return;
     byQuery.delete(follower.queryId);
-    subscribing.delete(follower.queryId);
     const channel = deps.channelOf(follower.queryId);
     channelToQuery.delete(channel);
     if (closed) return;
     leaving.add(channel);
     leaveTimer ??= setTimeout(unsubscribeLeaving, deps.unsubscribeAfterMs ?? UNSUBSCRIBE_AFTER_MS).unref();
+  }
+
+  /**
+   * A follower's first read, on a channel another follower subscribed: once that subscription is
+   * active. A read before it could miss an append's notification and wait a heartbeat interval.
+   */
+  function readOnceSubscribed(follower: Follower): void {
+    const pending = subscribing.get(follower.queryId);
+    if (pending) void pending.then(() => read(follower));
+    else void read(follower);
   }
 
   function unsubscribeLeaving(): void {
@@ -244,11 +253,11 @@ export function createStreamReader(deps: StreamReaderDeps) {
         let followers = byQuery.get(queryId);
         const channel = deps.channelOf(queryId);
         if (!followers && leaving.delete(channel)) {
-          // Followed again before its unsubscribe left: still subscribed, so read at once.
+          // Followed again before its unsubscribe left: still subscribed (or on its way to be).
           followers = new Set([follower]);
           byQuery.set(queryId, followers);
           channelToQuery.set(channel, queryId);
-          void read(follower);
+          readOnceSubscribed(follower);
         } else if (!followers) {
           followers = new Set();
           byQuery.set(queryId, followers);
@@ -266,11 +275,7 @@ export function createStreamReader(deps: StreamReaderDeps) {
           });
         } else {
           followers.add(follower);
-          // Another follower's subscription may still be on its way: a read before it is active
-          // could miss an append's notification and wait a heartbeat interval for the next read.
-          const pending = subscribing.get(queryId);
-          if (pending) void pending.then(() => read(follower));
-          else void read(follower);
+          readOnceSubscribed(follower);
         }
       }
       return {
